@@ -2,9 +2,107 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import sys
+from typing import Annotated
+
+import orjson
 import typer
 
+from xorca.xapi.sim.control import ControlEndpoint
+from xorca.xapi.sim.pool import SimConfig
+from xorca.xapi.sim.run import serve
+from xorca.xapi.sim.simulator import SimOptions, Simulator
+
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+
+Pools = Annotated[int, typer.Option(help="Number of simulated pools.", min=1, max=50)]
+Hosts = Annotated[int, typer.Option(help="Hosts in each pool.", min=1, max=64)]
+Vms = Annotated[int, typer.Option(help="VMs in each pool.", min=0, max=100_000)]
+Seed = Annotated[int, typer.Option(help="Seed: the same seed gives the same pools.")]
+Activity = Annotated[float, typer.Option(help="Changes per second per pool (0: still).", min=0)]
+Json = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON lines when ready.")]
+
+
+def _print_json(value: object) -> None:
+    sys.stdout.write(orjson.dumps(value).decode() + "\n")
+    sys.stdout.flush()
+
+
+@app.command()
+def sim(
+    pools: Pools = 1,
+    hosts_per_pool: Hosts = 3,
+    vms_per_pool: Vms = 50,
+    seed: Seed = 1,
+    activity: Activity = 0.0,
+    base_port: Annotated[
+        int, typer.Option(help="Pool i listens on BASE_PORT+i-1 (0: free ports).")
+    ] = 0,
+    control_port: Annotated[int, typer.Option(help="Port of the fault-injection endpoint.")] = 0,
+    login_delay: Annotated[
+        float, typer.Option(help="Seconds before a failed login answers.")
+    ] = 5.0,
+    operation_seconds: Annotated[float, typer.Option(help="Duration of a VM operation.")] = 1.0,
+    tls: Annotated[
+        bool, typer.Option("--tls", help="Serve HTTPS with self-signed certificates.")
+    ] = False,
+    json: Json = False,
+) -> None:
+    """Run simulated XAPI pools (one HTTP endpoint per host) until Ctrl-C."""
+    options = SimOptions(
+        pools=pools,
+        hosts_per_pool=hosts_per_pool,
+        vms_per_pool=vms_per_pool,
+        seed=seed,
+        activity_rate=activity,
+        base_port=base_port,
+        tls=tls,
+        config=SimConfig(failed_login_delay=login_delay, operation_seconds=operation_seconds),
+    )
+
+    def announce(sim: Simulator, control: ControlEndpoint) -> None:
+        for pool in sim.describe():
+            if json:
+                _print_json({**pool, "control_url": control.url})
+            else:
+                _describe_pool(pool)
+        if not json:
+            typer.echo(f"fault injection: {control.url}/pools   (Ctrl-C stops)")
+
+    _run(serve(options, control_port, announce))
+
+
+@app.command()
+def demo(json: Json = False) -> None:
+    """Run everything built so far: for now two living simulated pools."""
+    options = SimOptions(pools=2, hosts_per_pool=3, vms_per_pool=60, activity_rate=2.0)
+
+    def announce(sim: Simulator, control: ControlEndpoint) -> None:
+        if json:
+            _print_json({"pools": sim.describe(), "control_url": control.url})
+            return
+        typer.echo("xorca demo is running. Simulated XAPI pools:")
+        for pool in sim.describe():
+            _describe_pool(pool)
+        typer.echo(f"fault injection: {control.url}/pools   (Ctrl-C stops)")
+
+    _run(serve(options, 0, announce))
+
+
+def _describe_pool(pool: dict[str, object]) -> None:
+    typer.echo(
+        f"  {pool['name']}: {pool['url']}  user {pool['username']}  password {pool['password']}"
+    )
+    members = pool.get("members") or []
+    if members:
+        typer.echo(f"    members: {', '.join(str(m) for m in members)}")  # type: ignore[attr-defined]
+
+
+def _run(coro: object) -> None:
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    asyncio.run(coro)  # type: ignore[arg-type]
 
 
 def main() -> None:

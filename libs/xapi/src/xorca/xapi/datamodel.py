@@ -259,7 +259,7 @@ def _copy(v: Value) -> Value:
     return v
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Datamodel:
     classes: dict[str, ClassDef]
     enums: dict[str, tuple[str, ...]]
@@ -338,11 +338,11 @@ class ErrorDef:
 def errors() -> dict[str, ErrorDef]:
     """Every XAPI error code with its declared parameter names."""
     raw = _load_json("xapi-errors.json")
-    return {e["code"]: ErrorDef(e["code"], tuple(e["params"]), e["doc"]) for e in raw}
+    return {e["code"]: ErrorDef(e["code"], tuple(e["params"] or ()), e["doc"]) for e in raw}
 
 
 @cache
 def vm_operation_rules() -> dict[str, Any]:
-    """``vm_operation_power_states.json``: legal power states, template/snapshot rules, concurrency."""
+    """``vm_operation_power_states.json``: power states, template and snapshot rules."""
     rules: dict[str, Any] = _load_json("vm_operation_power_states.json")
     return rules

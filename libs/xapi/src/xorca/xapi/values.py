@@ -40,6 +40,4 @@ class Int32(int):
     __slots__ = ()
 
 
-Value: TypeAlias = (
-    str | bool | int | float | DateTime | list["Value"] | dict[str, "Value"]
-)
+Value: TypeAlias = str | bool | int | float | DateTime | list["Value"] | dict[str, "Value"]

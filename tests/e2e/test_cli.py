@@ -1,0 +1,92 @@
+"""The command line as a user runs it: ``xorca sim --json`` and ``xorca demo --json`` in a process
+of their own, read from their one JSON line, used, then stopped with Ctrl-C (SIGINT)."""
+
+from __future__ import annotations
+
+import json
+import select
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support.sdk import sdk_session
+
+XORCA = str(Path(sys.executable).parent / "xorca")
+
+
+def read_line(process: subprocess.Popen[str], timeout: float = 60) -> str:
+    assert process.stdout is not None
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([process.stdout], [], [], 0.2)
+        if ready:
+            return process.stdout.readline()
+        if process.poll() is not None:
+            raise AssertionError(
+                f"exited with {process.returncode}: "
+                f"{process.stderr.read() if process.stderr else ''}"
+            )
+    raise AssertionError("no line in time")
+
+
+@pytest.fixture
+def started(request: pytest.FixtureRequest) -> Iterator[tuple[subprocess.Popen[str], list[str]]]:
+    args: list[str] = request.param
+    process = subprocess.Popen(
+        [XORCA, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        yield process, args
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(10)
+        for stream in (process.stdout, process.stderr):
+            if stream is not None:
+                stream.close()
+
+
+def stop(process: subprocess.Popen[str]) -> int:
+    process.send_signal(signal.SIGINT)
+    return process.wait(20)
+
+
+def login_works(pool: dict[str, Any]) -> None:
+    with sdk_session(pool["url"], pool["username"], pool["password"]) as session:
+        assert session.xenapi.pool.get_all()
+
+
+@pytest.mark.parametrize(
+    "started", [["sim", "--pools", "2", "--vms-per-pool", "5", "--json"]], indirect=True
+)
+def test_sim_prints_one_line_per_pool_then_stops_cleanly(
+    started: tuple[subprocess.Popen[str], list[str]],
+) -> None:
+    process, _ = started
+    pools = [json.loads(read_line(process)) for _ in range(2)]
+    assert [p["name"] for p in pools] == ["Paris DC", "Lyon DR"]
+    for pool in pools:
+        assert set(pool) >= {"name", "url", "members", "username", "password", "control_url"}
+        assert len(pool["members"]) == 2
+        login_works(pool)
+    assert stop(process) == 0
+
+
+@pytest.mark.parametrize("started", [["demo", "--json"]], indirect=True)
+def test_demo_json_line_describes_everything_that_runs(
+    started: tuple[subprocess.Popen[str], list[str]],
+) -> None:
+    process, _ = started
+    line = json.loads(read_line(process, timeout=120))
+    assert len(line["pools"]) == 2
+    for pool in line["pools"]:
+        login_works(pool)
+    assert httpx.get(line["control_url"] + "/pools").status_code == 200
+    assert stop(process) == 0
