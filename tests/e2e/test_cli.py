@@ -3,12 +3,11 @@ of their own, read from their one JSON line, used, then stopped with Ctrl-C (SIG
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
-import select
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,18 +21,19 @@ XORCA = str(Path(sys.executable).parent / "xorca")
 
 
 def read_line(process: subprocess.Popen[str], timeout: float = 60) -> str:
+    """The next line of stdout, read in a thread: select() cannot see lines already buffered."""
     assert process.stdout is not None
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([process.stdout], [], [], 0.2)
-        if ready:
-            return process.stdout.readline()
-        if process.poll() is not None:
-            raise AssertionError(
-                f"exited with {process.returncode}: "
-                f"{process.stderr.read() if process.stderr else ''}"
-            )
-    raise AssertionError("no line in time")
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        future = pool.submit(process.stdout.readline)
+        try:
+            line = future.result(timeout)
+        except concurrent.futures.TimeoutError:
+            process.kill()
+            raise AssertionError("no line in time") from None
+    if not line:
+        stderr = process.stderr.read() if process.stderr else ""
+        raise AssertionError(f"exited with {process.wait(10)}: {stderr}")
+    return line
 
 
 @pytest.fixture

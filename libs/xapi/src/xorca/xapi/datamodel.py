@@ -243,12 +243,35 @@ class ClassDef:
 
     def new_record(self, **values: Value) -> dict[str, Value]:
         """A whole record: every field of the class at its default, then ``values``."""
-        record = {name: _copy(f.default) for name, f in self.fields.items()}
-        unknown = set(values) - record.keys()
-        if unknown:
-            raise KeyError(f"{self.name} has no field(s) {sorted(unknown)}")
+        immutable, mutable = _defaults(self)
+        record = dict(immutable)
+        for name, default in mutable:
+            if name not in values:
+                record[name] = _copy(default)
+        if not values.keys() <= record.keys():
+            unknown = sorted(set(values) - record.keys())
+            raise KeyError(f"{self.name} has no field(s) {unknown}")
         record.update(values)
         return record
+
+
+_DEFAULTS: dict[str, tuple[dict[str, Value], tuple[tuple[str, Value], ...]]] = {}
+
+
+def _defaults(cdef: ClassDef) -> tuple[dict[str, Value], tuple[tuple[str, Value], ...]]:
+    """A class's defaults split once: shared immutable ones, and lists/dicts each record copies."""
+    cached = _DEFAULTS.get(cdef.name)
+    if cached is None:
+        immutable: dict[str, Value] = {}
+        mutable: list[tuple[str, Value]] = []
+        for name, f in cdef.fields.items():
+            if isinstance(f.default, list | dict):
+                immutable[name] = []  # placeholder keeps the datamodel's field order
+                mutable.append((name, f.default))
+            else:
+                immutable[name] = f.default
+        cached = _DEFAULTS[cdef.name] = (immutable, tuple(mutable))
+    return cached
 
 
 def _copy(v: Value) -> Value:
