@@ -1,13 +1,14 @@
 """Simulator benchmark: a pool of 10,000 VMs, read whole and followed under activity.
 
-    .venv/bin/python bench/bench_sim.py [--vms 10000] [--hosts 16] [--activity 500] [--seconds 20]
+    .venv/bin/python bench/bench_sim.py [--vms 10000] [--hosts 16] [--rates 100,1000] [--seconds 15]
 
 Starts ``xorca sim`` in its own process (so the server and this client use both cores), then
 measures over real sockets:
 
 - ``X.get_all_records`` for every class that has it, over JSON-RPC and XML-RPC;
 - ``event.from(["*"], "")`` (the initial load XenCenter uses) over both protocols;
-- sustained ``event.from`` throughput while the activity mode changes the pool.
+- sustained ``event.from`` throughput while the activity mode changes the pool, at each of
+  the ``--rates`` (set through the control endpoint; reads above run on a still pool).
 
 Prints a table and writes ``bench/results/sim.json``. Compare with ../shared/LIMITS.md.
 """
@@ -33,9 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 XORCA = str(Path(sys.executable).parent / "xorca")
 
 
-def start_sim(
-    vms: int, hosts: int, activity: float
-) -> tuple[subprocess.Popen[str], dict[str, Any]]:
+def start_sim(vms: int, hosts: int) -> tuple[subprocess.Popen[str], dict[str, Any]]:
     args = [
         XORCA,
         "sim",
@@ -46,8 +45,6 @@ def start_sim(
         str(hosts),
         "--vms-per-pool",
         str(vms),
-        "--activity",
-        str(activity),
         "--operation-seconds",
         "0.5",
     ]
@@ -147,17 +144,23 @@ def main() -> None:
     )
     parser.add_argument("--vms", type=int, default=10_000)
     parser.add_argument("--hosts", type=int, default=16)
-    parser.add_argument("--activity", type=float, default=500.0)
-    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--rates", default="100,1000", help="activity rates to follow, per second")
+    parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "sim.json")
     args = parser.parse_args()
 
-    process, pool = start_sim(args.vms, args.hosts, args.activity)
+    process, pool = start_sim(args.vms, args.hosts)
+    rates = [float(r) for r in args.rates.split(",")]
+    follow: list[dict[str, Any]] = []
     try:
         client = Client(pool["url"])
         records = bench_records(client)
         initial = bench_initial_load(client)
-        follow = bench_follow(client, args.seconds)
+        for rate in rates:
+            httpx.post(
+                f"{pool['control_url']}/pools/1/activity", json={"rate": rate}
+            ).raise_for_status()
+            follow.append({"activity_rate": rate, **bench_follow(client, args.seconds)})
     finally:
         process.terminate()
         process.wait(30)
@@ -175,10 +178,11 @@ def main() -> None:
         f"JSON-RPC {initial['json_s']} s ({json_mb:.0f} MB), "
         f"XML-RPC {initial['xml_s']} s ({xml_mb:.0f} MB)"
     )
-    print(
-        f"activity {args.activity}/s: {follow['events_per_s']} events/s delivered "
-        f"over {follow['seconds']} s ({follow['events_per_call']} per call)"
-    )
+    for f in follow:
+        print(
+            f"activity {f['activity_rate']:.0f}/s: {f['events_per_s']} events/s delivered "
+            f"over {f['seconds']} s ({f['events_per_call']} per event.from call)"
+        )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     result = {
         "vms": args.vms,
@@ -187,7 +191,6 @@ def main() -> None:
         "get_all_records": records,
         "event_from_initial": initial,
         "event_from_follow": follow,
-        "activity_rate": args.activity,
     }
     args.out.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))
     print(f"wrote {args.out}")

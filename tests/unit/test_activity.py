@@ -15,7 +15,7 @@ from xorca.xapi.sim.context import CallContext
 from xorca.xapi.sim.db import Record
 from xorca.xapi.sim.inventory import build_pool
 from xorca.xapi.sim.pool import SimConfig, SimPool
-from xorca.xapi.sim.registry import HANDLERS
+from xorca.xapi.sim.registry import HANDLERS, load_all
 from xorca.xapi.sim.relations import pointers_of
 from xorca.xapi.values import DateTime, Value
 
@@ -185,17 +185,44 @@ async def test_power_operations_go_through_the_api(
     assert not pool.sessions
 
 
-async def test_runs_in_the_background_and_skips_missing_handlers(pool: SimPool) -> None:
+async def test_runs_in_the_background_through_the_vm_handlers(pool: SimPool) -> None:
+    load_all()
+    states = {ref: vm["power_state"] for ref, vm in pool.db.records("VM")}
     generation = pool.db.generation
     act = Activity(pool, rate=400, seed=6, clock=clock)
     act.start()
-    await asyncio.sleep(0.3)
+    await asyncio.sleep(0.5)
     await act.stop()
-    assert sum(act.counts.values()) >= 20
+    assert act.power_supported
+    assert act.counts["power"] > 0
     assert pool.db.generation > generation
-    if "VM.clean_reboot" not in HANDLERS:  # no VM lifecycle handlers in this build yet
-        assert not act.power_supported
+    assert any(str(t["name_label"]).startswith("Async.VM.") for _, t in pool.db.records("task"))
+    await asyncio.sleep(CONFIG.operation_seconds * 3)  # let the last operations finish
+    assert any(
+        states.get(ref) not in (None, vm["power_state"]) for ref, vm in pool.db.records("VM")
+    )
     assert not pool.sessions  # the activity's session is closed on stop
     count = sum(act.counts.values())
     await asyncio.sleep(0.05)
     assert sum(act.counts.values()) == count  # and it really stopped
+    assert_relations_intact(pool)
+
+
+async def test_without_vm_handlers_it_skips_power_and_creates_vms_itself(
+    pool: SimPool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    load_all()
+    for name in [n for n in HANDLERS if n.startswith("VM.")]:
+        monkeypatch.delitem(HANDLERS, name)
+    monkeypatch.setattr(activity_module, "WEIGHTS", {"power": 1, "lifecycle": 1})
+    vms = len(pool.db.refs("VM"))
+    act = Activity(pool, seed=8, clock=clock)
+    for _ in range(30):
+        await act.astep()
+    await act.stop()
+    assert not act.power_supported
+    assert not act.clone_supported
+    assert act.counts["power:rejected"] == 1  # tried once, then stopped trying
+    assert act.created
+    assert len(pool.db.refs("VM")) == vms + len(act.created)
+    assert_relations_intact(pool)

@@ -66,7 +66,13 @@ _UNSUPPORTED = frozenset({"MESSAGE_METHOD_UNKNOWN", "NOT_IMPLEMENTED"})
 LIVE = ("Running", "Paused")
 
 
+#: steps between re-reads of the guest list (VMs other clients created or destroyed)
+REFRESH_EVERY = 500
+
+
 class Activity:
+    """Changes ``pool`` ``rate`` times a second once started; `counts` tallies what was done."""
+
     def __init__(
         self,
         pool: SimPool,
@@ -100,6 +106,7 @@ class Activity:
         self._site: Site | None = None
         self.ids.macs.update(str(vif["MAC"]) for _, vif in self.db.records("VIF"))
         self._guests: list[str] = []
+        self._steps = 0
         self.refresh()
 
     @property
@@ -114,6 +121,7 @@ class Activity:
             if not (vm["is_a_template"] or vm["is_control_domain"] or vm["is_a_snapshot"])
         ]
         self._targets = history.targets_of(self.db, self.pool.pool_ref)
+        self._templates = [ref for ref, vm in self.db.records("VM") if vm["is_default_template"]]
 
     # ---- running -----------------------------------------------------------------------------
 
@@ -154,19 +162,26 @@ class Activity:
     async def astep(self) -> str:
         """Make one change of any kind, power operations included; returns its kind."""
         kind = self.rng.choices(list(WEIGHTS), list(WEIGHTS.values()))[0]
-        self._reap_tasks()
         if kind == "power":
+            self._tick()
             await self._power()
         elif kind == "lifecycle" and self.clone_supported:
+            self._tick()
             await self._lifecycle_api()
         else:
             self._apply(kind)
         return kind
 
     def _apply(self, kind: str) -> None:
-        self._reap_tasks()
+        self._tick()
         changed = getattr(self, f"_{kind}")()
         self.counts[kind if changed is not False else f"{kind}:skipped"] += 1
+
+    def _tick(self) -> None:
+        self._steps += 1
+        if self._steps % REFRESH_EVERY == 0:
+            self.refresh()
+        self._reap_tasks()
 
     # ---- changes made in the database --------------------------------------------------------
 
@@ -364,10 +379,9 @@ class Activity:
     async def _lifecycle_api(self) -> None:
         """Clone a default template into a new VM, or destroy one we made, through the API."""
         self.created = [vm for vm in self.created if self.db.exists("VM", vm)]
-        site_templates = [ref for ref, vm in self.db.records("VM") if vm["is_default_template"]]
         try:
             if len(self.created) < self.max_created_vms and self.rng.random() < 0.6:
-                template = self.rng.choice(site_templates)
+                template = self.rng.choice(self._templates)
                 name = f"clone-{self.ids.uuid()[:8]}"
                 vm = str(await self._call("VM.clone", template, name))
                 await self._call("VM.set_is_a_template", vm, False)

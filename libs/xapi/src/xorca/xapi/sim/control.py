@@ -10,6 +10,7 @@
     POST   /pools/{pool}/stop                   close the pool's listening sockets
     POST   /pools/{pool}/start                  listen again on the same addresses and port
     POST   /pools/{pool}/reset                  clear latency and failures
+    POST   /pools/{pool}/activity    {"rate": 50}                  changes per second (0 stops)
 
 ``{pool}`` is the pool's name, uuid or 1-based index. Answers are JSON; errors are
 ``{"error": "..."}`` with status 400 or 404.
@@ -97,6 +98,11 @@ class ControlEndpoint:
             case ("POST", "start"):
                 if not running.running:
                     await running.start()
+            case ("POST", "activity"):
+                rate = body.get("rate")
+                if not isinstance(rate, int | float) or rate < 0:
+                    raise ControlError(400, 'activity needs {"rate": number >= 0}')
+                await running.set_activity(float(rate))
             case ("POST", "reset"):
                 faults.latency = 0.0
                 faults.fail_calls.clear()
@@ -119,6 +125,7 @@ class ControlEndpoint:
             ],
             "faults": {"latency": faults.latency, "fail_calls": faults.fail_calls},
             "sessions": len(running.pool.sessions),
+            "activity": running.activity.rate if running.activity else 0,
         }
 
     def _host(self, running: RunningPool, key: object) -> str:

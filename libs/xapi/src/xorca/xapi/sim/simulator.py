@@ -99,6 +99,15 @@ class RunningPool:
         await self._close_all()
         await self.metrics.stop()
 
+    async def set_activity(self, rate: float, seed: int = 0) -> None:
+        """Change (or start, or with 0 stop) the pool's activity mode."""
+        if self.activity is not None:
+            await self.activity.stop()
+            self.activity = None
+        if rate > 0:
+            self.activity = Activity(self.pool, rate=rate, seed=seed + self.index)
+            self.activity.start()
+
     def drop_connections(self) -> None:
         for endpoint in self.endpoints.values():
             endpoint.http.drop_connections()
@@ -158,18 +167,11 @@ class Simulator:
             self.build()
         for running in self.pools:
             await running.start()
-            if self.options.activity_rate > 0:
-                running.activity = Activity(
-                    running.pool,
-                    rate=self.options.activity_rate,
-                    seed=self.options.seed + running.index,
-                )
-                running.activity.start()
+            await running.set_activity(self.options.activity_rate, self.options.seed)
 
     async def stop(self) -> None:
         for running in self.pools:
-            if running.activity is not None:
-                await running.activity.stop()
+            await running.set_activity(0)
             for task in list(running.pool.running.values()):
                 task.cancel()
             await running.stop()

@@ -28,27 +28,10 @@ VDI_IN_USE_ALLOWED = ["clone", "snapshot"]
 VDI_IDLE_ALLOWED = ["generate_config", "update", "resize", "destroy", "clone", "copy", "snapshot"]
 
 
-def add_sr(
-    batch: Batch,
-    ids: Ids,
-    label: str,
-    sr_type: str,
-    content: str,
-    shared: bool,
-    other_config: dict[str, Value],
-    **extra: Value,
-) -> str:
+def add_sr(batch: Batch, ids: Ids, **fields: Value) -> str:
+    """An SR with the given fields (``name_label``, ``type``, ``content_type``, ``shared``…)."""
     return batch.add(
-        "SR",
-        ids.ref(),
-        uuid=ids.uuid(),
-        name_label=label,
-        type=sr_type,
-        content_type=content,
-        shared=shared,
-        other_config=other_config,
-        allowed_operations=list(SR_ALLOWED),
-        **extra,
+        "SR", ids.ref(), uuid=ids.uuid(), allowed_operations=list(SR_ALLOWED), **fields
     )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 
-from xorca.xapi.datamodel import NULL_REF, datamodel
+from xorca.xapi.datamodel import datamodel
 from xorca.xapi.sim.content import names
 from xorca.xapi.sim.content.rowbatch import Batch, Ids
 from xorca.xapi.sim.content.site import Site
@@ -49,25 +49,36 @@ def message_record(
 def random_message(
     db: Database, ids: Ids, rng: random.Random, when: float, targets: dict[str, list[str]]
 ) -> tuple[str, Record] | None:
-    """An alarm (two in three) or a notice about a random object of ``targets`` (class -> refs)."""
+    """An alarm (two in three) or a notice about a random object of ``targets`` (class -> refs);
+    None when the object picked no longer exists (the lists may be older than the database).
+    """
     if rng.random() < 2 / 3:
         source, cls, level = rng.choice(names.ALARMS)
-        if not targets.get(cls):
+        obj = _pick(db, rng, cls, targets)
+        if obj is None:
             return None
-        obj = db.get(CLS_TABLE[cls], rng.choice(targets[cls]))
         value = level * rng.uniform(1.01, 1.2) if level < 1 else level * rng.uniform(0.2, 0.9)
         record = message_record(
             ids.uuid(), "ALARM", 3, cls, str(obj["uuid"]), when, alarm_body(source, value, level)
         )
         return ids.ref(), record
     name, priority, cls, template = rng.choice(names.EVENTS)
-    if not targets.get(cls):
+    obj = _pick(db, rng, cls, targets)
+    host = _pick(db, rng, "Host", targets)
+    if obj is None or host is None:
         return None
-    obj = db.get(CLS_TABLE[cls], rng.choice(targets[cls]))
-    host = rng.choice(targets["Host"]) if targets.get("Host") else NULL_REF
-    host_name = str(db.get("host", host)["name_label"]) if host != NULL_REF else ""
-    body = template.format(name=obj.get("name_label", ""), host=host_name)
+    body = template.format(name=obj.get("name_label", ""), host=host["name_label"])
     return ids.ref(), message_record(ids.uuid(), name, priority, cls, str(obj["uuid"]), when, body)
+
+
+def _pick(
+    db: Database, rng: random.Random, cls: str, targets: dict[str, list[str]]
+) -> Record | None:
+    refs = targets.get(cls)
+    if not refs:
+        return None
+    ref = rng.choice(refs)
+    return db.get(CLS_TABLE[cls], ref) if db.exists(CLS_TABLE[cls], ref) else None
 
 
 def targets_of(db: Database, pool_ref: str) -> dict[str, list[str]]:

@@ -39,11 +39,14 @@ def add_host(
     local = add_sr(
         batch,
         ids,
-        "Local storage",
-        "ext",
-        "user",
-        False,
-        {"i18n-original-value-name_label": "Local storage", "i18n-key": "local-storage"},
+        name_label="Local storage",
+        type="ext",
+        content_type="user",
+        shared=False,
+        other_config={
+            "i18n-original-value-name_label": "Local storage",
+            "i18n-key": "local-storage",
+        },
         sm_config={"devserial": f"scsi-{ids.uuid()[:13]}"},
     )
     local_pbd = add_pbd(
@@ -56,11 +59,11 @@ def add_host(
         udev = add_sr(
             batch,
             ids,
-            label,
-            "udev",
-            content,
-            False,
-            {"i18n-key": f"local-hotplug-{kind}"},
+            name_label=label,
+            type="udev",
+            content_type=content,
+            shared=False,
+            other_config={"i18n-key": f"local-hotplug-{kind}"},
             sm_config={"type": kind},
         )
         add_pbd(batch, ids, ref, udev, {"location": f"/dev/xapi/{kind}"}, dom0)
