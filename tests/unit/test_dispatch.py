@@ -119,3 +119,27 @@ async def test_injected_failures_and_listing(pool: SimPool) -> None:
     assert info.value.description == ["INTERNAL_ERROR", "boom"]
     methods = dispatch.list_methods(pool)
     assert "system.listMethods" in methods and "Async.VM.clone" in methods
+
+
+async def test_idle_sessions_expire(pool: SimPool) -> None:
+    session = open_session(pool, pool.master_ref, "root", "", is_pool=False)
+    pool.sessions[session].last_active -= pool.config.session_idle_timeout + 1
+    with pytest.raises(XapiError) as info:
+        await call(pool, "pool.get_all", session)
+    assert info.value.description == ["SESSION_INVALID", session]
+    assert not pool.db.exists("session", session)
+
+
+async def test_finished_tasks_beyond_the_cap_are_collected(pool: SimPool) -> None:
+    from xorca.xapi.sim import tasks
+
+    pool.config.max_tasks = 3
+    running = tasks.create_task(pool, "still running", pool.master_ref)
+    finished = []
+    for i in range(5):
+        ref = tasks.create_task(pool, f"done {i}", pool.master_ref)
+        tasks.succeed(pool, ref, "")
+        finished.append(ref)
+    left = set(pool.db.refs("task"))
+    assert running in left
+    assert len(left & set(finished)) == 3
