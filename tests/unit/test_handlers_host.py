@@ -10,11 +10,10 @@ from dataclasses import dataclass, field
 import pytest
 
 from xorca.xapi.errors import XapiError
-from xorca.xapi.sim import dispatch
+from xorca.xapi.sim import dispatch, vm_operation
 from xorca.xapi.sim.db import Database
 from xorca.xapi.sim.handlers import host as host_handlers
 from xorca.xapi.sim.handlers import pool as pool_handlers
-from xorca.xapi.sim.handlers import vm as vm_handlers
 from xorca.xapi.sim.pool import SimConfig, SimPool
 from xorca.xapi.values import DateTime, Value
 
@@ -127,7 +126,7 @@ def _guest(db: Database, name: str, host: str, sr: str, network: str, memory: in
         "VBD", VM=vm, VDI=disk, userdevice="0", type="Disk", mode="RW", currently_attached=True
     )
     db.create("VIF", VM=vm, network=network, device="0", MAC="aa:00:00:00:00:01", MTU=1500)
-    vm_handlers.update_allowed_operations(db, vm)
+    vm_operation.update_allowed_operations(db, vm)
     return vm
 
 

@@ -13,7 +13,7 @@ from xorca.xapi.datamodel import NULL_REF
 from xorca.xapi.errors import XapiError
 from xorca.xapi.sim import dispatch
 from xorca.xapi.sim.db import Database, Record
-from xorca.xapi.sim.handlers import storage
+from xorca.xapi.sim.handlers import storage, vbd
 from xorca.xapi.sim.pool import SimConfig, SimPool
 from xorca.xapi.values import Value
 
@@ -117,7 +117,7 @@ def build_lab() -> Lab:
     for sr in srs.values():
         storage.recompute_usage(db, sr)
     for vm in vms.values():
-        storage.refresh_vm_disks(db, vm)
+        vbd.refresh_vm_disks(db, vm)
     config = SimConfig(operation_seconds=OP_SECONDS, failed_login_delay=0.01)
     return Lab(SimPool("lab", config, db), host=host, srs=srs, vms=vms)
 

@@ -10,7 +10,7 @@ import pytest
 
 from xorca.xapi.codec import encode_xmlrpc_value
 from xorca.xapi.datamodel import NULL_REF
-from xorca.xapi.sim import dispatch, vm_ops
+from xorca.xapi.sim import dispatch, vm_ops, vm_shapes
 from xorca.xapi.sim.content import names
 from xorca.xapi.sim.content.rowbatch import as_int
 from xorca.xapi.sim.db import Database, Record
@@ -157,7 +157,7 @@ def test_guest_vms_and_power_state_side_effects(pool: SimPool) -> None:
         assert 1 <= len(disks) <= 3
         assert [d["userdevice"] for d in disks] == [str(i) for i in range(len(disks))]
         kind = str(vm["domain_type"])
-        assert all(d["device"] == vm_ops.vbd_device(str(d["userdevice"]), kind) for d in devices)
+        assert all(d["device"] == vm_shapes.vbd_device(str(d["userdevice"]), kind) for d in devices)
         assert disks[0]["bootable"]
         assert [d["type"] for d in devices].count("CD") == 1
         vifs = [db.get("VIF", v) for v in refs(vm["VIFs"])]

@@ -10,10 +10,9 @@ import pytest
 
 from xorca.xapi.datamodel import NULL_REF, vm_operation_rules
 from xorca.xapi.errors import XapiError
-from xorca.xapi.sim import dispatch
+from xorca.xapi.sim import dispatch, vm_operation, vm_place
 from xorca.xapi.sim.db import Database
 from xorca.xapi.sim.handlers import storage
-from xorca.xapi.sim.handlers import vm as vm_handlers
 from xorca.xapi.sim.pool import SimConfig, SimPool
 from xorca.xapi.values import Value
 
@@ -175,9 +174,9 @@ def build_lab() -> Lab:
         ),
     }
     for ref in db.refs("VM"):
-        vm_handlers.update_allowed_operations(db, ref)
+        vm_operation.update_allowed_operations(db, ref)
     for host in hosts:
-        vm_handlers.refresh_host_memory(db, host)
+        vm_place.refresh_host_memory(db, host)
     for sr in (shared, local, small):
         storage.recompute_usage(db, sr)
     pool = SimPool("lab", config, db)

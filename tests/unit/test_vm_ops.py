@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from xorca.xapi.datamodel import enum_values, vm_operation_rules
-from xorca.xapi.sim import vm_ops
+from xorca.xapi.sim import vm_ops, vm_shapes
 from xorca.xapi.sim.vm_ops import VmFacts
 from xorca.xapi.values import Value
 
@@ -334,31 +334,34 @@ def test_metrics_decide_whether_a_guest_is_pv() -> None:
 
 
 def test_devices_consoles_and_addresses() -> None:
-    assert vm_ops.domain_kind({"domain_type": "unspecified", "HVM_boot_policy": "BIOS order"}) == (
-        "hvm"
+    assert (
+        vm_shapes.domain_kind({"domain_type": "unspecified", "HVM_boot_policy": "BIOS order"})
+        == "hvm"
     )
-    assert vm_ops.domain_kind({"domain_type": "unspecified", "HVM_boot_policy": ""}) == "pv"
-    assert vm_ops.console_protocols("hvm") == ("rfb",)
-    assert vm_ops.console_protocols("pv") == ("vt100", "rfb")
-    assert vm_ops.console_location("127.101.0.2", "u") == "https://127.101.0.2/console?uuid=u"
-    assert vm_ops.vbd_device("1", "pv") == "xvdb"
-    assert vm_ops.vbd_device("3", "hvm") == "hdd"
-    assert vm_ops.allowed_vbd_devices("hvm", False, ["0", "3"]) == ["1", "2"]
-    assert vm_ops.allowed_vbd_devices("pv", False, ["0"])[:2] == ["1", "2"]
-    assert vm_ops.allowed_vif_devices(["0", "2"]) == ["1", "3", "4", "5", "6"]
+    assert vm_shapes.domain_kind({"domain_type": "unspecified", "HVM_boot_policy": ""}) == "pv"
+    assert vm_shapes.console_protocols("hvm") == ("rfb",)
+    assert vm_shapes.console_protocols("pv") == ("vt100", "rfb")
+    assert vm_shapes.console_location("127.101.0.2", "u") == "https://127.101.0.2/console?uuid=u"
+    assert vm_shapes.vbd_device("1", "pv") == "xvdb"
+    assert vm_shapes.vbd_device("3", "hvm") == "hdd"
+    assert vm_shapes.allowed_vbd_devices("hvm", False, ["0", "3"]) == ["1", "2"]
+    assert vm_shapes.allowed_vbd_devices("pv", False, ["0"])[:2] == ["1", "2"]
+    assert vm_shapes.allowed_vif_devices(["0", "2"]) == ["1", "3", "4", "5", "6"]
 
 
 def test_macs_are_stable_unicast_and_locally_administered() -> None:
-    mac = vm_ops.generate_mac("seed/0")
-    assert mac == vm_ops.generate_mac("seed/0")
-    assert mac != vm_ops.generate_mac("seed/1")
+    mac = vm_shapes.generate_mac("seed/0")
+    assert mac == vm_shapes.generate_mac("seed/0")
+    assert mac != vm_shapes.generate_mac("seed/1")
     first = int(mac.split(":")[0], 16)
     assert first & 0x02
     assert not first & 0x01
 
 
 def test_guest_networks() -> None:
-    nets = vm_ops.guest_networks("uuid", [("0", "02:00:00:00:00:01"), ("1", "02:00:00:00:00:02")])
+    nets = vm_shapes.guest_networks(
+        "uuid", [("0", "02:00:00:00:00:01"), ("1", "02:00:00:00:00:02")]
+    )
     assert set(nets) == {"0/ip", "0/ipv4/0", "0/ipv6/0", "1/ip", "1/ipv4/0", "1/ipv6/0"}
     assert nets["0/ip"] == nets["0/ipv4/0"]
     assert nets["0/ip"].startswith("10.")
@@ -367,11 +370,11 @@ def test_guest_networks() -> None:
 
 def test_memory() -> None:
     vm = {"memory_dynamic_max": 2048, "memory_overhead": 16}
-    assert vm_ops.start_memory(vm) == 2064
-    assert vm_ops.resident_memory(vm, {"memory_actual": 1024}) == 1040
-    assert vm_ops.resident_memory(vm, None) == 2064
-    assert vm_ops.memory_order_ok(1, 2, 2, 3)
-    assert not vm_ops.memory_order_ok(1, 3, 2, 3)
+    assert vm_shapes.start_memory(vm) == 2064
+    assert vm_shapes.resident_memory(vm, {"memory_actual": 1024}) == 1040
+    assert vm_shapes.resident_memory(vm, None) == 2064
+    assert vm_shapes.memory_order_ok(1, 2, 2, 3)
+    assert not vm_shapes.memory_order_ok(1, 3, 2, 3)
 
 
 def test_provision_disks() -> None:
@@ -379,7 +382,7 @@ def test_provision_disks() -> None:
         '<provision><disk device="0" size="8589934592" sr="" bootable="true" type="system"/>'
         '<disk device="x" size="1"/><disk device="1" size="1024" sr="abc"/></provision>'
     )
-    disks = vm_ops.provision_disks(text)
+    disks = vm_shapes.provision_disks(text)
     assert [d["device"] for d in disks] == ["0", "1"]
     assert disks[0]["bootable"] == "true"
     assert disks[1]["sr"] == "abc"

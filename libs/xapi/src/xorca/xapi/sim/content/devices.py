@@ -7,7 +7,7 @@ from __future__ import annotations
 import random
 
 from xorca.xapi.datamodel import NULL_REF
-from xorca.xapi.sim import vm_ops
+from xorca.xapi.sim import vm_shapes
 from xorca.xapi.sim.content.names import GIB, MIB
 from xorca.xapi.sim.content.rowbatch import Batch, Ids, as_int
 from xorca.xapi.sim.content.site import Site, Subnet
@@ -125,7 +125,7 @@ def add_disks(
         vbd: dict[str, Value] = {
             "VM": vm,
             "VDI": vdi,
-            "device": vm_ops.vbd_device(userdevice, kind),
+            "device": vm_shapes.vbd_device(userdevice, kind),
             "userdevice": userdevice,
             "bootable": i == 0,
             "mode": "RW",
@@ -151,7 +151,7 @@ def add_cd_drive(
         uuid=ids.uuid(),
         VM=vm,
         VDI=iso,
-        device=vm_ops.vbd_device("3", kind),
+        device=vm_shapes.vbd_device("3", kind),
         userdevice="3",
         bootable=False,
         mode="RO",

@@ -17,7 +17,7 @@ import random
 from collections.abc import Mapping
 
 from xorca.xapi.datamodel import EPOCH, NULL_REF
-from xorca.xapi.sim import vm_ops
+from xorca.xapi.sim import vm_ops, vm_shapes
 from xorca.xapi.sim.content import names
 from xorca.xapi.sim.content.devices import (
     add_cd_drive,
@@ -176,9 +176,9 @@ def add_vm(
     if os.tools and rng.random() < 0.9:  # kept across shutdowns, as xapi does; live while running
         values["guest_metrics"] = _guest_metrics(batch, ids, rng, os, site, macs, started, live)
     if live:
-        for protocol in vm_ops.console_protocols(kind):
+        for protocol in vm_shapes.console_protocols(kind):
             console_uuid = ids.uuid()
-            location = vm_ops.console_location(host.address, console_uuid)
+            location = vm_shapes.console_location(host.address, console_uuid)
             batch.add(
                 "console",
                 ids.ref(),

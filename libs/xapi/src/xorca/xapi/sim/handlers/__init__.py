@@ -9,7 +9,23 @@ from xorca.xapi.sim.handlers import (
     session,
     storage,
     task,
+    vbd,
     vm,
+    vm_copy,
+    vm_settings,
 )
 
-__all__ = ["event", "host", "message", "network", "pool", "session", "storage", "task", "vm"]
+__all__ = [
+    "event",
+    "host",
+    "message",
+    "network",
+    "pool",
+    "session",
+    "storage",
+    "task",
+    "vbd",
+    "vm",
+    "vm_copy",
+    "vm_settings",
+]

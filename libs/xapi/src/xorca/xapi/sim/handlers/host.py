@@ -25,10 +25,9 @@ from zoneinfo import ZoneInfo
 
 from xorca.xapi.datamodel import NULL_REF, enum_values
 from xorca.xapi.errors import XapiError
-from xorca.xapi.sim import dispatch, tasks
+from xorca.xapi.sim import dispatch, tasks, vm_place
 from xorca.xapi.sim.context import CallContext
 from xorca.xapi.sim.db import Database
-from xorca.xapi.sim.handlers import vm as vm_handlers
 from xorca.xapi.sim.handlers.pool import (
     as_map,
     as_refs,
@@ -325,7 +324,7 @@ async def get_server_localtime(ctx: CallContext, host: str) -> Value:
 @api("host.compute_free_memory")
 async def compute_free_memory(ctx: CallContext, host: str) -> Value:
     ctx.db.row("host", host)
-    return max(0, vm_handlers.free_memory(ctx.db, host))
+    return max(0, vm_place.free_memory(ctx.db, host))
 
 
 @api("host.compute_memory_overhead")

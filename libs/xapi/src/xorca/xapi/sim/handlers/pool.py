@@ -4,7 +4,7 @@ evacuation plans.
 
 Placement follows xapi (``xapi_host.ml`` ``compute_evacuation_plan_no_wlb``,
 ``xapi_vm_helpers.ml`` ``assert_can_see_networks``) and reuses the VM handlers' memory and
-boot-here rules (``handlers.vm.free_memory``/``host_error``), so a plan never promises what
+boot-here rules (``vm_place.free_memory``/``host_error``), so a plan never promises what
 ``VM.pool_migrate`` would then refuse: the biggest guests are placed first, each on the host with
 the most memory left that passes every check.
 """
@@ -12,11 +12,11 @@ the most memory left that passes every check.
 from __future__ import annotations
 
 from xorca.xapi.errors import XapiError
+from xorca.xapi.sim import vm_place
 from xorca.xapi.sim.context import CallContext
 from xorca.xapi.sim.db import Database
-from xorca.xapi.sim.handlers import vm as vm_handlers  # a module: the VM handlers may import us
 from xorca.xapi.sim.registry import api
-from xorca.xapi.sim.vm_ops import resident_memory
+from xorca.xapi.sim.vm_shapes import resident_memory
 from xorca.xapi.values import Value
 
 
@@ -114,12 +114,12 @@ def evacuation_plan(db: Database, host: str) -> tuple[dict[str, str], dict[str, 
     for vm in sorted(guests_of(db, host), key=lambda v: -need(v)):
         needed = need(vm)
         first: XapiError | None = None
-        for target in sorted(others, key=lambda h: planned[h] - vm_handlers.free_memory(db, h)):
-            error = vm_handlers.host_error(
-                db, vm, target, needed + planned[target]
-            ) or _network_error(db, vm, target)
+        for target in sorted(others, key=lambda h: planned[h] - vm_place.free_memory(db, h)):
+            error = vm_place.host_error(db, vm, target, needed + planned[target]) or _network_error(
+                db, vm, target
+            )
             if error is not None and error.code == "HOST_NOT_ENOUGH_FREE_MEMORY":
-                free = max(0, vm_handlers.free_memory(db, target) - planned[target])
+                free = max(0, vm_place.free_memory(db, target) - planned[target])
                 error = XapiError(error.code, [needed, free])
             if error is None:
                 plan[vm] = target
