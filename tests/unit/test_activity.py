@@ -219,6 +219,7 @@ async def test_without_vm_handlers_it_skips_power_and_creates_vms_itself(
     act = Activity(pool, seed=8, clock=clock)
     for _ in range(30):
         await act.astep()
+        await act.settle()
     await act.stop()
     assert not act.power_supported
     assert not act.clone_supported

@@ -68,6 +68,8 @@ LIVE = ("Running", "Paused")
 
 #: steps between re-reads of the guest list (VMs other clients created or destroyed)
 REFRESH_EVERY = 500
+#: shortest pause between bursts of changes, seconds
+TICK = 0.01
 
 
 class Activity:
@@ -103,6 +105,7 @@ class Activity:
         self.clone_supported = True
         self._session: str | None = None
         self._task: asyncio.Task[None] | None = None
+        self._lifecycle_task: asyncio.Task[None] | None = None
         self._site: Site | None = None
         self.ids.macs.update(str(vif["MAC"]) for _, vif in self.db.records("VIF"))
         self._guests: list[str] = []
@@ -130,27 +133,42 @@ class Activity:
         if self._task is None and self.rate > 0:
             self._task = asyncio.get_running_loop().create_task(self.run())
 
+    async def settle(self) -> None:
+        """Wait for the change still running beside the others (a clone or destroy), if any."""
+        if self._lifecycle_task is not None:
+            with contextlib.suppress(Exception):
+                await self._lifecycle_task
+
     async def stop(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        for task in (self._task, self._lifecycle_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._task = self._lifecycle_task = None
         if self._session is not None:
             self.pool.drop_session(self._session)
             self._session = None
 
     async def run(self) -> None:
-        """One change every ``1/rate`` seconds, without bursts after a stall."""
+        """``rate`` changes a second: one per tick at low rates, several per 10 ms tick above
+        100/s (changes then arrive in small bursts, as on a busy pool). After a stall the
+        backlog is capped at a quarter of a second's worth, so the pool never floods."""
         loop = asyncio.get_running_loop()
-        due = loop.time()
+        tick = max(1 / self.rate, TICK)
+        last = loop.time()
+        owed = 1.0
         while True:
-            try:
-                await self.astep()
-            except Exception:  # one failed change must not end the activity
-                log.exception("activity step failed")
-            due = max(due + 1 / self.rate, loop.time())
-            await asyncio.sleep(due - loop.time())
+            for _ in range(int(owed)):
+                try:
+                    await self.astep()
+                except Exception:  # one failed change must not end the activity
+                    log.exception("activity step failed")
+            owed -= int(owed)
+            await asyncio.sleep(tick)
+            now = loop.time()
+            owed = min(owed + (now - last) * self.rate, max(1.0, self.rate / 4))
+            last = now
 
     def step(self) -> str:
         """Make one change without calling the API; returns its kind."""
@@ -166,8 +184,12 @@ class Activity:
             self._tick()
             await self._power()
         elif kind == "lifecycle" and self.clone_supported:
-            self._tick()
-            await self._lifecycle_api()
+            # a clone takes the operation's simulated time: run it beside the other changes
+            if self._lifecycle_task is None or self._lifecycle_task.done():
+                self._tick()
+                self._lifecycle_task = asyncio.get_running_loop().create_task(self._lifecycle_api())
+            else:
+                self._apply("vm_metrics")
         else:
             self._apply(kind)
         return kind
