@@ -10,12 +10,14 @@ from typing import Annotated
 import orjson
 import typer
 
+from xorca.cli.pool import pool_app
 from xorca.xapi.sim.control import ControlEndpoint
 from xorca.xapi.sim.pool import SimConfig
 from xorca.xapi.sim.run import serve
 from xorca.xapi.sim.simulator import SimOptions, Simulator
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+app.add_typer(pool_app, name="pool")
 
 Pools = Annotated[int, typer.Option(help="Number of simulated pools.", min=1, max=50)]
 Hosts = Annotated[int, typer.Option(help="Hosts in each pool.", min=1, max=64)]
