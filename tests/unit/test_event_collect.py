@@ -73,3 +73,13 @@ def test_messages_come_after_rows_with_id_zero() -> None:
     db.destroy_message(ref)
     events = collect(db, parse_subscriptions(db, ["message"]), db.generation, 1)
     assert [(e["ref"], e["operation"]) for e in events] == [(ref, "del")]
+
+
+def test_a_first_call_returns_every_message_even_past_the_log() -> None:
+    from collections import deque
+
+    db = Database()
+    db.message_log = deque(maxlen=2)  # only the newest changes are kept for incremental calls
+    refs = [db.add_message({"name": f"ALARM {i}"}) for i in range(5)]
+    events = collect(db, parse_subscriptions(db, ["message"]), 0, 0)
+    assert sorted(str(e["ref"]) for e in events) == sorted(refs)

@@ -143,8 +143,12 @@ class Activity:
         for task in (self._task, self._lifecycle_task):
             if task is not None:
                 task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
+                try:
                     await task
+                except asyncio.CancelledError:
+                    pass
+                except Exception:  # a change that failed earlier must not fail the stop
+                    log.warning("activity change had failed", exc_info=True)
         self._task = self._lifecycle_task = None
         if self._session is not None:
             self.pool.drop_session(self._session)

@@ -127,6 +127,7 @@ class HttpServer:
         self.tls = tls
         self.server: asyncio.Server | None = None
         self.connections: set[asyncio.StreamWriter] = set()
+        self._handlers: set[asyncio.Task[None]] = set()
 
     async def start(self, host: str, port: int) -> int:
         self.server = await asyncio.start_server(
@@ -143,6 +144,9 @@ class HttpServer:
         if self.server is not None:
             self.server.close()
             self.drop_connections()
+            # handlers blocked in a long poll would outlive the server otherwise
+            for task in list(self._handlers):
+                task.cancel()
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.server.wait_closed(), 2)
             self.server = None
@@ -155,6 +159,10 @@ class HttpServer:
         self.connections.clear()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._handlers.add(task)
+            task.add_done_callback(self._handlers.discard)
         self.connections.add(writer)
         peer = writer.get_extra_info("peername")
         try:

@@ -107,9 +107,13 @@ def collect(
         events.append(_event(tomb.dtime, lower, "del", tomb.ref, None))
     events.sort(key=lambda e: int(str(e["id"])))  # in the order the changes happened
     if any(s.matches("message", "") or (s.cls == "message") for s in subs):
-        for m in db.messages_since(msg_since):
-            op = "add" if m.record is not None else "del"
-            events.append(_event(0, "message", op, m.ref, m.record))
+        if msg_since == 0:  # a first call: every message that exists, however old
+            for ref, record in db.messages.items():
+                events.append(_event(0, "message", "add", ref, record))
+        else:
+            for m in db.messages_since(msg_since):
+                op = "add" if m.record is not None else "del"
+                events.append(_event(0, "message", op, m.ref, m.record))
     return events
 
 
