@@ -18,6 +18,22 @@ import orjson
 from xorca.xapi.values import DateTime, Value
 
 EPOCH = DateTime("19700101T00:00:00Z")
+#: classes (lowercase) that never produce events (XAPI.md §2), plus ``role``, whose records are
+#: static and which XenCenter reads once: what ``event.from(["*"])`` leaves out
+EVENTLESS = frozenset(
+    {
+        "session",
+        "auth",
+        "role",
+        "event",
+        "sr_stat",
+        "probe_result",
+        "user",
+        "data_source",
+        "secret",
+        "vdi_nbd_server_info",
+    }
+)
 NULL_REF = "OpaqueRef:NULL"
 
 

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from xorca.xapi.datamodel import Datamodel, datamodel
+from xorca.xapi.datamodel import EVENTLESS, Datamodel, datamodel
 from xorca.xapi.errors import ProtocolError
 from xorca.xapi.watcher.mirror import Event, Op, Record
 
@@ -26,22 +26,6 @@ __all__ = ["EVENTLESS", "METHOD", "Answer", "Schema", "default_classes", "parse_
 
 METHOD = "event.from"
 
-#: classes that never produce events (XAPI.md §2), plus ``role``, whose records are static and
-#: which XenCenter reads once with ``role.get_all_records``: what ``event.from(["*"])`` leaves out
-EVENTLESS = frozenset(
-    {
-        "session",
-        "auth",
-        "role",
-        "event",
-        "sr_stat",
-        "probe_result",
-        "user",
-        "data_source",
-        "secret",
-        "vdi_nbd_server_info",
-    }
-)
 _OPS: frozenset[str] = frozenset({"add", "mod", "del"})
 
 

@@ -10,27 +10,13 @@ import re
 import time
 from dataclasses import dataclass
 
+from xorca.xapi.datamodel import EVENTLESS
 from xorca.xapi.errors import XapiError
 from xorca.xapi.sim.context import CallContext
 from xorca.xapi.sim.db import Database, Record
 from xorca.xapi.sim.registry import api
 from xorca.xapi.values import Int32, Value
 
-#: classes that never produce events (xapi's gen_events = false)
-SILENT = frozenset(
-    {
-        "session",
-        "auth",
-        "role",
-        "event",
-        "sr_stat",
-        "probe_result",
-        "user",
-        "data_source",
-        "secret",
-        "vdi_nbd_server_info",
-    }
-)
 _TOKEN = re.compile(r"^(\d{20}),(\d{20})$")
 DAY = 24 * 3600.0
 
@@ -58,7 +44,7 @@ class Subscription:
 
     def matches(self, lower_cls: str, ref: str) -> bool:
         if self.all:
-            return lower_cls not in SILENT
+            return lower_cls not in EVENTLESS
         return self.cls == lower_cls and (self.ref is None or self.ref == ref)
 
 
