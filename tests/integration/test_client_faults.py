@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
+from functools import partial
 
-import httpx
 import pytest
 
+from tests.support.control import control, pool_client
 from tests.support.simthread import SimThread
 from xorca.xapi.client import (
     ApiError,
@@ -24,20 +24,7 @@ from xorca.xapi.client import (
 )
 
 QUICK = RetryPolicy(attempts=2, backoff=0.05, max_backoff=0.1, probe_timeout=2)
-
-
-async def control(sim: SimThread, action: str, body: Any = None, method: str = "POST") -> Any:
-    assert sim.control is not None
-    async with httpx.AsyncClient() as http:
-        answer = await http.request(method, f"{sim.control.url}/pools/1/{action}", json=body)
-    assert answer.status_code == 200, answer.text
-    return answer.json()
-
-
-def connect(sim: SimThread, **options: Any) -> Xapi:
-    described = sim.pool(1).describe()
-    options.setdefault("retry", QUICK)
-    return Xapi(described["url"], described["username"], described["password"], **options)
+connect = partial(pool_client, retry=QUICK)
 
 
 def addresses(sim: SimThread) -> tuple[str, str]:

@@ -3,24 +3,18 @@
 from __future__ import annotations
 
 import time
-from typing import Any
 
 import httpx
 import pytest
 import XenAPI
 
+from tests.support.control import control_request
 from tests.support.sdk import raw_proxy, sdk_session
 from tests.support.simthread import SimThread
 
 
-def control(sim: SimThread, method: str, action: str = "", body: Any = None) -> httpx.Response:
-    assert sim.control is not None
-    path = f"/pools/1/{action}" if action else "/pools"
-    return httpx.request(method, sim.control.url + path, json=body, timeout=10)
-
-
 def test_listing_describes_pools_hosts_and_credentials(fresh_sim: SimThread) -> None:
-    pools = control(fresh_sim, "GET").json()
+    pools = control_request(fresh_sim, "GET").json()
     assert len(pools) == 1
     pool = pools[0]
     assert pool["url"].startswith("http://127.101.0.")
@@ -32,7 +26,7 @@ def test_switching_the_master(fresh_sim: SimThread) -> None:
     before = fresh_sim.pool(1).describe()
     old_url, new_url = before["url"], before["members"][0]
     new_address = new_url.split("//")[1].rsplit(":", 1)[0]
-    answer = control(fresh_sim, "POST", "master", {"host": new_address})
+    answer = control_request(fresh_sim, "POST", "master", {"host": new_address})
     assert answer.status_code == 200, answer.text
     assert answer.json()["url"] == new_url
     with pytest.raises(XenAPI.Failure) as info, sdk_session(old_url):
@@ -48,7 +42,7 @@ def test_expired_sessions_are_invalid(fresh_sim: SimThread) -> None:
     url = fresh_sim.pool(1).describe()["url"]
     with sdk_session(url, login=True) as session:
         handle = session.handle
-        assert control(fresh_sim, "POST", "expire-sessions").status_code == 200
+        assert control_request(fresh_sim, "POST", "expire-sessions").status_code == 200
         session._session = None  # nothing left to log out
     with raw_proxy(url) as raw:
         answer = raw.pool.get_all(handle)
@@ -61,11 +55,11 @@ def test_latency_and_failing_calls(fresh_sim: SimThread) -> None:
 
 
 def _latency_and_failing_calls(fresh_sim: SimThread, session: XenAPI.Session) -> None:
-    control(fresh_sim, "POST", "latency", {"seconds": 0.3})
+    control_request(fresh_sim, "POST", "latency", {"seconds": 0.3})
     started = time.monotonic()
     session.xenapi.pool.get_all()
     assert time.monotonic() - started >= 0.3
-    control(
+    control_request(
         fresh_sim,
         "POST",
         "fail-calls",
@@ -75,7 +69,7 @@ def _latency_and_failing_calls(fresh_sim: SimThread, session: XenAPI.Session) ->
         session.xenapi.VM.get_all()
     assert info.value.details == ["INTERNAL_ERROR", "injected"]
     session.xenapi.host.get_all()  # other calls still work
-    control(fresh_sim, "POST", "reset")
+    control_request(fresh_sim, "POST", "reset")
     started = time.monotonic()
     session.xenapi.VM.get_all()
     assert time.monotonic() - started < 0.3
@@ -90,7 +84,7 @@ def test_dropped_connections_and_a_stopped_pool(fresh_sim: SimThread) -> None:
         ).status_code
         == 200
     )
-    control(fresh_sim, "POST", "drop-connections")
+    control_request(fresh_sim, "POST", "drop-connections")
     # the kept-alive connection is gone; a new one works
     assert (
         httpx.post(
@@ -98,14 +92,14 @@ def test_dropped_connections_and_a_stopped_pool(fresh_sim: SimThread) -> None:
         ).status_code
         == 200
     )
-    assert control(fresh_sim, "POST", "stop").json()["running"] is False
+    assert control_request(fresh_sim, "POST", "stop").json()["running"] is False
     with pytest.raises(httpx.ConnectError):
         httpx.post(
             url + "/jsonrpc",
             json={"jsonrpc": "2.0", "method": "system.listMethods", "id": 1},
             timeout=2,
         )
-    assert control(fresh_sim, "POST", "start").json()["running"] is True
+    assert control_request(fresh_sim, "POST", "start").json()["running"] is True
     assert (
         httpx.post(
             url + "/jsonrpc", json={"jsonrpc": "2.0", "method": "system.listMethods", "id": 1}
@@ -116,8 +110,8 @@ def test_dropped_connections_and_a_stopped_pool(fresh_sim: SimThread) -> None:
 
 
 def test_control_errors_are_clear(fresh_sim: SimThread) -> None:
-    answer = control(fresh_sim, "POST", "latency", {"seconds": -1})
+    answer = control_request(fresh_sim, "POST", "latency", {"seconds": -1})
     assert answer.status_code == 400 and "seconds" in answer.json()["error"]
-    answer = control(fresh_sim, "POST", "master", {"host": "nowhere"})
+    answer = control_request(fresh_sim, "POST", "master", {"host": "nowhere"})
     assert answer.status_code == 400
-    assert control(fresh_sim, "POST", "explode").status_code == 404
+    assert control_request(fresh_sim, "POST", "explode").status_code == 404

@@ -19,24 +19,16 @@ import numpy as np
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
+from tests.support.console_clock import T0, Clock
 from tests.support.rfb_client import MiniRfbClient
 from xorca.xapi.sim.rfb import PixelFormat, serve_rfb, translate
 from xorca.xapi.sim.rfb_screen import ConsoleScreen
 from xorca.xapi.sim.websocket import WebSocketHandshakeError, accept_websocket
 
-T0 = 1_767_225_600.0
 RGB565 = PixelFormat(16, 16, False, True, 31, 63, 31, 11, 5, 0)
 
 Reader = asyncio.StreamReader
 Writer = asyncio.StreamWriter
-
-
-@dataclass
-class Clock:
-    now: float = T0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @dataclass

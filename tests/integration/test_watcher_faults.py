@@ -10,13 +10,13 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from functools import partial
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TypeVar
 
-import httpx
-
+from tests.support.control import control, pool_client
 from tests.support.simthread import SimThread
-from xorca.xapi.client import PoolUnreachable, RetryPolicy, Xapi
+from xorca.xapi.client import PoolUnreachable, RetryPolicy
 from xorca.xapi.errors import ApiError
 from xorca.xapi.sim import dispatch
 from xorca.xapi.sim.handlers.session import open_session
@@ -35,24 +35,11 @@ from xorca.xapi.watcher import (
 
 T = TypeVar("T")
 QUICK = RetryPolicy(attempts=2, backoff=0.05, max_backoff=0.1, probe_timeout=1)
+connect = partial(pool_client, retry=QUICK)
 OPTIONS = WatchOptions(poll=1.0, backoff=Backoff(0.05, 0.3))
 
 
 # ---------------------------------------------------------------------------------- harness
-
-
-async def control(sim: SimThread, action: str, body: Any = None, method: str = "POST") -> Any:
-    assert sim.control is not None
-    async with httpx.AsyncClient() as http:
-        answer = await http.request(method, f"{sim.control.url}/pools/1/{action}", json=body)
-    assert answer.status_code == 200, answer.text
-    return answer.json()
-
-
-def connect(sim: SimThread, **options: Any) -> Xapi:
-    described = sim.pool(1).describe()
-    options.setdefault("retry", QUICK)
-    return Xapi(described["url"], described["username"], described["password"], **options)
 
 
 async def on_sim(sim: SimThread, fn: Callable[[SimPool], Awaitable[T]]) -> T:
@@ -167,10 +154,14 @@ class Consumer:
 
 
 async def activity(sim: SimThread, rate: float) -> None:
-    """Set the pool's activity. Sessions are only expired while it is stopped: the activity's
-    own clone task can fail with SESSION_INVALID, and stopping it then re-raises that error
-    (``Activity.stop`` awaits it), which breaks the control request — a simulator bug."""
+    """Set the pool's activity; stopping it also waits for the operations it started (VM power
+    changes run for the simulated operation time after the activity stops), so that the pool
+    holds still while a test compares it with the mirror."""
     await control(sim, "activity", {"rate": rate})
+    if rate == 0:
+        deadline = time.monotonic() + 10
+        while sim.pool(1).pool.running and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
 
 
 # ------------------------------------------------------------------------------- scenarios

@@ -9,42 +9,34 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from xorca.xapi.errors import XapiError
+from tests.support.small_pool import (
+    GIB,
+    MIB,
+    HostsLab,
+    control_domain,
+    lab_pool,
+    management_pif,
+    numbered_host,
+    plugged_sr,
+)
 from xorca.xapi.sim import dispatch, vm_operation
 from xorca.xapi.sim.db import Database
 from xorca.xapi.sim.handlers import host as host_handlers
 from xorca.xapi.sim.handlers import pool as pool_handlers
-from xorca.xapi.sim.pool import SimConfig, SimPool
+from xorca.xapi.sim.pool import SimConfig
 from xorca.xapi.values import DateTime, Value
 
 assert host_handlers  # imported to register its handlers
 assert pool_handlers
 
-GIB = 1 << 30
-MIB = 1 << 20
 OP_SECONDS = 0.05
 
 
 @dataclass
-class Lab:
-    pool: SimPool
-    session: str = ""
-    hosts: list[str] = field(default_factory=list)
+class Lab(HostsLab):
     srs: dict[str, str] = field(default_factory=dict)
     vms: dict[str, str] = field(default_factory=dict)
     network: str = ""
-
-    @property
-    def db(self) -> Database:
-        return self.pool.db
-
-    async def call(self, method: str, *params: Value) -> Value:
-        return await dispatch.call(self.pool, self.hosts[0], method, [self.session, *params])
-
-    async def fails(self, method: str, *params: Value) -> list[str]:
-        with pytest.raises(XapiError) as info:
-            await self.call(method, *params)
-        return info.value.description
 
     def host(self, n: int) -> dict[str, Value]:
         return self.db.get("host", self.hosts[n])
@@ -61,48 +53,11 @@ class Lab:
 
 
 def _host(db: Database, n: int, total: int, network: str) -> str:
-    metrics = db.create("host_metrics", memory_total=total, memory_free=total, live=True)
-    host = db.create(
-        "host",
-        name_label=f"host{n}",
-        hostname=f"host{n}",
-        address=f"127.101.0.{n}",
-        enabled=True,
-        metrics=metrics,
-        memory_overhead=256 * MIB,
-    )
-    db.create(
-        "VM",
-        None,
-        name_label=f"Control domain on host: host{n}",
-        is_control_domain=True,
-        power_state="Running",
-        resident_on=host,
-        domid=0,
-        memory_dynamic_max=2 * GIB,
-        metrics=db.create("VM_metrics", memory_actual=2 * GIB),
-    )
-    db.create(
-        "PIF",
-        device="eth0",
-        host=host,
-        network=network,
-        management=True,
-        physical=True,
-        currently_attached=True,
-        MAC=f"00:16:3e:00:00:0{n}",
-    )
+    host = numbered_host(db, n, total, hostname=f"host{n}")
+    control_domain(db, host)
+    management_pif(db, host, network, f"00:16:3e:00:00:0{n}")
     host_handlers.refresh_operations(db, host)
     return host
-
-
-def _sr(db: Database, name: str, hosts: list[str], shared: bool) -> str:
-    sr = db.create(
-        "SR", name_label=name, type="nfs" if shared else "ext", shared=shared, physical_size=1 << 40
-    )
-    for host in hosts:
-        db.create("PBD", host=host, SR=sr, currently_attached=True)
-    return sr
 
 
 def _guest(db: Database, name: str, host: str, sr: str, network: str, memory: int) -> str:
@@ -136,16 +91,15 @@ def build_lab() -> Lab:
     hosts = [
         _host(db, n, total, network) for n, total in ((1, 32 * GIB), (2, 16 * GIB), (3, 8 * GIB))
     ]
-    shared = _sr(db, "NFS", hosts, shared=True)
-    local = _sr(db, "Local storage host1", hosts[:1], shared=False)
+    shared = plugged_sr(db, hosts, "NFS", 1 << 40, type="nfs", shared=True)
+    local = plugged_sr(db, hosts[:1], "Local storage host1", 1 << 40, type="ext", shared=False)
     db.create("pool", name_label="lab", master=hosts[0], default_SR=shared)
     vms = {
         "small": _guest(db, "small", hosts[0], shared, network, 1 * GIB),
         "medium": _guest(db, "medium", hosts[0], shared, network, 4 * GIB),
     }
-    config = SimConfig(operation_seconds=OP_SECONDS, failed_login_delay=0.01)
     return Lab(
-        SimPool("lab", config, db),
+        lab_pool(db, operation_seconds=OP_SECONDS),
         hosts=hosts,
         srs={"shared": shared, "local": local},
         vms=vms,
@@ -155,12 +109,7 @@ def build_lab() -> Lab:
 
 @pytest.fixture
 async def lab() -> Lab:
-    lab = build_lab()
-    login = [lab.pool.config.username, lab.pool.config.password]
-    session = await dispatch.call(lab.pool, lab.hosts[0], "session.login_with_password", login)
-    assert isinstance(session, str)
-    lab.session = session
-    return lab
+    return await build_lab().log_in()
 
 
 async def _empty_host(lab: Lab, n: int) -> None:

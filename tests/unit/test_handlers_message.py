@@ -10,32 +10,15 @@ from datetime import UTC, datetime
 
 import pytest
 
-from xorca.xapi.errors import XapiError
-from xorca.xapi.sim import dispatch
+from tests.support.small_pool import OneHostLab, lab_pool
 from xorca.xapi.sim.db import Database
 from xorca.xapi.sim.handlers import message as message_handlers
-from xorca.xapi.sim.pool import SimConfig, SimPool
-from xorca.xapi.values import DateTime, Value
+from xorca.xapi.values import DateTime
 
 
 @dataclass
-class Lab:
-    pool: SimPool
-    host: str
-    vm_uuid: str
-    session: str = ""
-
-    @property
-    def db(self) -> Database:
-        return self.pool.db
-
-    async def call(self, method: str, *params: Value) -> Value:
-        return await dispatch.call(self.pool, self.host, method, [self.session, *params])
-
-    async def fails(self, method: str, *params: Value) -> list[str]:
-        with pytest.raises(XapiError) as info:
-            await self.call(method, *params)
-        return info.value.description
+class Lab(OneHostLab):
+    vm_uuid: str = ""
 
     async def alert(self, name: str = "VM_STARTED", priority: int = 5, body: str = "") -> str:
         ref = await self.call("message.create", name, priority, "VM", self.vm_uuid, body)
@@ -49,13 +32,8 @@ async def lab() -> Lab:
     host = db.create("host", name_label="host1", enabled=True)
     db.create("pool", name_label="lab", master=host)
     vm = db.create("VM", name_label="web")
-    config = SimConfig(failed_login_delay=0.01, event_batching_delay=0.0)
-    lab = Lab(SimPool("lab", config, db), host, str(db.field("VM", vm, "uuid")))
-    login = [config.username, config.password]
-    session = await dispatch.call(lab.pool, host, "session.login_with_password", login)
-    assert isinstance(session, str)
-    lab.session = session
-    return lab
+    pool = lab_pool(db, event_batching_delay=0.0)
+    return await Lab(pool, host=host, vm_uuid=str(db.field("VM", vm, "uuid"))).log_in()
 
 
 async def test_create_gives_a_whole_record_and_every_read_finds_it(lab: Lab) -> None:

@@ -8,11 +8,10 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from tests.support.small_pool import OneHostLab, lab_pool, lone_host, management_pif
 from xorca.xapi.errors import XapiError
-from xorca.xapi.sim import dispatch
-from xorca.xapi.sim.db import Database, Record
+from xorca.xapi.sim.db import Database
 from xorca.xapi.sim.handlers import network as network_handlers
-from xorca.xapi.sim.pool import SimConfig, SimPool
 from xorca.xapi.values import Value
 
 OP_SECONDS = 0.05
@@ -20,28 +19,10 @@ LOCAL_UNICAST_MAC = re.compile(r"^[0-9a-f][26ae](:[0-9a-f]{2}){5}$")
 
 
 @dataclass
-class Lab:
-    pool: SimPool
-    host: str = ""
-    session: str = ""
+class Lab(OneHostLab):
     network: str = ""
     pif: str = ""
     vms: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def db(self) -> Database:
-        return self.pool.db
-
-    async def call(self, method: str, *params: Value) -> Value:
-        return await dispatch.call(self.pool, self.host, method, [self.session, *params])
-
-    async def fails(self, method: str, *params: Value) -> list[str]:
-        with pytest.raises(XapiError) as info:
-            await self.call(method, *params)
-        return info.value.description
-
-    def get(self, cls: str, ref: object) -> Record:
-        return self.db.get(cls, str(ref))
 
     def vif_of(self, vm: str) -> str:
         (ref,) = self.get("VM", self.vms[vm])["VIFs"]  # type: ignore[misc]
@@ -58,21 +39,9 @@ class Lab:
 
 def build_lab() -> Lab:
     db = Database()
-    metrics = db.create("host_metrics", live=True)
-    host = db.create("host", name_label="host1", enabled=True, metrics=metrics)
-    db.create("pool", name_label="lab", master=host)
+    host = lone_host(db)
     network = db.create("network", name_label="Storage", bridge="xenbr0", MTU=9000)
-    pif = db.create(
-        "PIF",
-        device="eth0",
-        host=host,
-        network=network,
-        management=True,
-        physical=True,
-        currently_attached=True,
-        MAC="00:16:3e:aa:bb:cc",
-        MTU=9000,
-    )
+    pif = management_pif(db, host, network, "00:16:3e:aa:bb:cc", MTU=9000)
     vms = {}
     for name, power in (("on", "Running"), ("off", "Halted")):
         vm = db.create(
@@ -89,18 +58,13 @@ def build_lab() -> Lab:
         )  # fmt: skip
         network_handlers.refresh_vm_nics(db, vm)
         vms[name] = vm
-    config = SimConfig(operation_seconds=OP_SECONDS, failed_login_delay=0.01)
-    return Lab(SimPool("lab", config, db), host=host, network=network, pif=pif, vms=vms)
+    pool = lab_pool(db, operation_seconds=OP_SECONDS)
+    return Lab(pool, host=host, network=network, pif=pif, vms=vms)
 
 
 @pytest.fixture
 async def lab() -> Lab:
-    lab = build_lab()
-    login = [lab.pool.config.username, lab.pool.config.password]
-    session = await dispatch.call(lab.pool, lab.host, "session.login_with_password", login)
-    assert isinstance(session, str)
-    lab.session = session
-    return lab
+    return await build_lab().log_in()
 
 
 # ---- VIF -------------------------------------------------------------------------------------

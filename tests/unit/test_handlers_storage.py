@@ -9,41 +9,20 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from tests.support.small_pool import GIB, MIB, OneHostLab, lab_pool, lone_host, plugged_sr
 from xorca.xapi.datamodel import NULL_REF
-from xorca.xapi.errors import XapiError
 from xorca.xapi.sim import dispatch
 from xorca.xapi.sim.db import Database, Record
 from xorca.xapi.sim.handlers import storage, vbd
-from xorca.xapi.sim.pool import SimConfig, SimPool
 from xorca.xapi.values import Value
 
-GIB = 1 << 30
-MIB = 1 << 20
 OP_SECONDS = 0.05
 
 
 @dataclass
-class Lab:
-    pool: SimPool
-    host: str = ""
-    session: str = ""
+class Lab(OneHostLab):
     srs: dict[str, str] = field(default_factory=dict)
     vms: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def db(self) -> Database:
-        return self.pool.db
-
-    async def call(self, method: str, *params: Value) -> Value:
-        return await dispatch.call(self.pool, self.host, method, [self.session, *params])
-
-    async def fails(self, method: str, *params: Value) -> list[str]:
-        with pytest.raises(XapiError) as info:
-            await self.call(method, *params)
-        return info.value.description
-
-    def get(self, cls: str, ref: object) -> Record:
-        return self.db.get(cls, str(ref))
 
     def sr(self, name: str) -> Record:
         return self.db.get("SR", self.srs[name])
@@ -64,12 +43,6 @@ class Lab:
         ref = await self.call("VDI.create", record)
         assert isinstance(ref, str)
         return ref
-
-
-def _sr(db: Database, host: str, name: str, kind: str, size: int) -> str:
-    sr = db.create("SR", name_label=name, type=kind, physical_size=size, content_type="user")
-    db.create("PBD", host=host, SR=sr, currently_attached=True)
-    return sr
 
 
 def _vm(db: Database, host: str, sr: str, name: str, power: str, kind: str) -> str:
@@ -101,13 +74,11 @@ def _vm(db: Database, host: str, sr: str, name: str, power: str, kind: str) -> s
 
 def build_lab() -> Lab:
     db = Database()
-    metrics = db.create("host_metrics", live=True, memory_total=64 * GIB)
-    host = db.create("host", name_label="host1", enabled=True, metrics=metrics)
-    db.create("pool", name_label="lab", master=host)
+    host = lone_host(db, memory_total=64 * GIB)
     srs = {
-        "lvm": _sr(db, host, "LVM", "lvm", 40 * GIB),
-        "ext": _sr(db, host, "EXT", "ext", 100 * GIB),
-        "iso": _sr(db, host, "ISO library", "iso", 10 * GIB),
+        "lvm": plugged_sr(db, [host], "LVM", 40 * GIB, type="lvm", content_type="user"),
+        "ext": plugged_sr(db, [host], "EXT", 100 * GIB, type="ext", content_type="user"),
+        "iso": plugged_sr(db, [host], "ISO library", 10 * GIB, type="iso", content_type="user"),
     }
     vms = {
         "pv": _vm(db, host, srs["lvm"], "pv", "Running", "pv"),
@@ -118,18 +89,12 @@ def build_lab() -> Lab:
         storage.recompute_usage(db, sr)
     for vm in vms.values():
         vbd.refresh_vm_disks(db, vm)
-    config = SimConfig(operation_seconds=OP_SECONDS, failed_login_delay=0.01)
-    return Lab(SimPool("lab", config, db), host=host, srs=srs, vms=vms)
+    return Lab(lab_pool(db, operation_seconds=OP_SECONDS), host=host, srs=srs, vms=vms)
 
 
 @pytest.fixture
 async def lab() -> Lab:
-    lab = build_lab()
-    login = [lab.pool.config.username, lab.pool.config.password]
-    session = await dispatch.call(lab.pool, lab.host, "session.login_with_password", login)
-    assert isinstance(session, str)
-    lab.session = session
-    return lab
+    return await build_lab().log_in()
 
 
 # ---- VDI and SR space ------------------------------------------------------------------------

@@ -11,6 +11,7 @@ import pytest
 from wsproto.connection import Connection, ConnectionType
 from wsproto.events import BytesMessage, CloseConnection, Ping, Pong, TextMessage
 
+from tests.support.console_clock import T0, Clock
 from tests.support.rfb_client import MiniRfbClient
 from xorca.xapi.sim.rfb import NATIVE_FORMAT, PixelFormat, serve_rfb, translate
 from xorca.xapi.sim.rfb_screen import CELL_H, FONT, ConsoleScreen
@@ -21,8 +22,6 @@ from xorca.xapi.sim.websocket import (
     encode_response,
     handshake_response,
 )
-
-T0 = 1_767_225_600.0  # 2026-01-01 00:00:00 UTC
 
 RGB565_LE = PixelFormat(16, 16, False, True, 31, 63, 31, 11, 5, 0)
 RGB565_BE = PixelFormat(16, 16, True, True, 31, 63, 31, 11, 5, 0)
@@ -54,14 +53,6 @@ class MemoryWriter:
 
     async def wait_closed(self) -> None:
         return None
-
-
-@dataclass
-class Clock:
-    now: float = T0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @dataclass

@@ -8,16 +8,21 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from tests.support.small_pool import (
+    GIB,
+    MIB,
+    HostsLab,
+    control_domain,
+    lab_pool,
+    numbered_host,
+    plugged_sr,
+)
 from xorca.xapi.datamodel import NULL_REF, vm_operation_rules
-from xorca.xapi.errors import XapiError
-from xorca.xapi.sim import dispatch, vm_operation, vm_place
+from xorca.xapi.sim import vm_operation, vm_place
 from xorca.xapi.sim.db import Database
 from xorca.xapi.sim.handlers import storage
-from xorca.xapi.sim.pool import SimConfig, SimPool
 from xorca.xapi.values import Value
 
-GIB = 1 << 30
-MIB = 1 << 20
 OP_SECONDS = 0.04
 DISKS_XML = (
     '<provision><disk device="0" size="4294967296" sr="" bootable="true" type="system"/>'
@@ -26,24 +31,9 @@ DISKS_XML = (
 
 
 @dataclass
-class Lab:
-    pool: SimPool
-    session: str = ""
-    hosts: list[str] = field(default_factory=list)
+class Lab(HostsLab):
     srs: dict[str, str] = field(default_factory=dict)
     vms: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def db(self) -> Database:
-        return self.pool.db
-
-    async def call(self, method: str, *params: Value) -> Value:
-        return await dispatch.call(self.pool, self.hosts[0], method, [self.session, *params])
-
-    async def fails(self, method: str, *params: Value) -> list[str]:
-        with pytest.raises(XapiError) as info:
-            await self.call(method, *params)
-        return info.value.description
 
     def vm(self, name: str) -> dict[str, Value]:
         return self.db.get("VM", self.vms[name])
@@ -70,39 +60,16 @@ class Lab:
 
 
 def _host(db: Database, n: int, total: int) -> str:
-    metrics = db.create("host_metrics", memory_total=total, memory_free=total, live=True)
-    host = db.create(
-        "host",
-        name_label=f"host{n}",
-        address=f"127.101.0.{n}",
-        enabled=True,
-        metrics=metrics,
-        memory_overhead=256 * MIB,
-    )
-    dom0_metrics = db.create("VM_metrics", memory_actual=2 * GIB, VCPUs_number=4)
-    db.create(
-        "VM",
-        name_label=f"Control domain on host: host{n}",
-        is_control_domain=True,
-        power_state="Running",
-        resident_on=host,
-        domid=0,
+    host = numbered_host(db, n, total)
+    control_domain(
+        db,
+        host,
+        vcpus=4,
         memory_static_max=2 * GIB,
-        memory_dynamic_max=2 * GIB,
         memory_dynamic_min=2 * GIB,
         memory_static_min=2 * GIB,
-        metrics=dom0_metrics,
     )
     return host
-
-
-def _sr(db: Database, name: str, hosts: list[str], size: int, shared: bool) -> str:
-    sr = db.create(
-        "SR", name_label=name, type="nfs" if shared else "ext", shared=shared, physical_size=size
-    )
-    for host in hosts:
-        db.create("PBD", host=host, SR=sr, currently_attached=True)
-    return sr
 
 
 def _vm(
@@ -142,12 +109,11 @@ def _vm(
 
 
 def build_lab() -> Lab:
-    config = SimConfig(operation_seconds=OP_SECONDS, failed_login_delay=0.01)
     db = Database()
     hosts = [_host(db, 1, 16 * GIB), _host(db, 2, 8 * GIB)]
-    shared = _sr(db, "NFS", hosts, 2 << 40, shared=True)
-    local = _sr(db, "Local storage host1", hosts[:1], 500 * GIB, shared=False)
-    small = _sr(db, "Small", hosts, 12 * GIB, shared=True)
+    shared = plugged_sr(db, hosts, "NFS", 2 << 40, type="nfs", shared=True)
+    local = plugged_sr(db, hosts[:1], "Local storage host1", 500 * GIB, type="ext", shared=False)
+    small = plugged_sr(db, hosts, "Small", 12 * GIB, type="nfs", shared=True)
     db.create("pool", name_label="lab", master=hosts[0], default_SR=shared, suspend_image_SR=shared)
     network = db.create("network", name_label="Pool-wide network", bridge="xenbr0")
     tools = db.create(
@@ -179,19 +145,13 @@ def build_lab() -> Lab:
         vm_place.refresh_host_memory(db, host)
     for sr in (shared, local, small):
         storage.recompute_usage(db, sr)
-    pool = SimPool("lab", config, db)
+    pool = lab_pool(db, operation_seconds=OP_SECONDS)
     return Lab(pool, hosts=hosts, srs={"shared": shared, "local": local, "small": small}, vms=vms)
 
 
 @pytest.fixture
 async def lab() -> Lab:
-    lab = build_lab()
-    session = await dispatch.call(
-        lab.pool, lab.hosts[0], "session.login_with_password", ["root", "xorca"]
-    )
-    assert isinstance(session, str)
-    lab.session = session
-    return lab
+    return await build_lab().log_in()
 
 
 def _free(lab: Lab, host: str) -> int:

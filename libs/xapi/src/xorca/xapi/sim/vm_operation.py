@@ -73,6 +73,19 @@ def update_allowed_operations(db: Database, vm: str) -> None:
     db.update("VM", vm, allowed_operations=list(vm_ops.allowed_operations(facts_of(db, vm))))
 
 
+#: VM operations during which no device (VBD, VIF) may be plugged or unplugged
+_HOTPLUG_BLOCKED_BY = ("clean_shutdown", "hard_shutdown", "suspend", "pause")
+
+
+def hotplug_refusal(db: Database, vm: str) -> str | None:
+    """Why no device may be plugged into or unplugged from ``vm`` now (the reason xapi's
+    ``OPERATION_NOT_ALLOWED`` gives), or None: one of its operations in progress blocks it."""
+    for op in str_map(db.get("VM", vm), "current_operations").values():
+        if op in _HOTPLUG_BLOCKED_BY:
+            return f"Current operation on VM:{vm} is {op}"
+    return None
+
+
 # ---- marking an operation (with_vm_operation) ------------------------------------------------
 
 

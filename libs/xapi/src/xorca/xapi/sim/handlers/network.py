@@ -20,6 +20,7 @@ import re
 
 from xorca.xapi.datamodel import NULL_REF, enum_values
 from xorca.xapi.errors import XapiError
+from xorca.xapi.sim import vm_operation
 from xorca.xapi.sim.context import CallContext
 from xorca.xapi.sim.db import Database
 from xorca.xapi.sim.handlers.pool import as_int, as_map, as_refs
@@ -43,8 +44,6 @@ _VIF_FIELDS = (
     "ipv6_gateway",
 )
 _NETWORK_FIELDS = ("name_label", "name_description", "MTU", "other_config", "managed", "tags")
-#: VM operations during which no device may be hot-plugged
-_VM_BUSY = ("clean_shutdown", "hard_shutdown", "suspend", "pause")
 _rng = random.Random()
 
 
@@ -98,10 +97,9 @@ def vif_errors(db: Database, vif: str) -> dict[str, XapiError | None]:
         forbid("DEVICE_ALREADY_ATTACHED", [vif], "plug")
     else:
         forbid("DEVICE_ALREADY_DETACHED", [vif], "unplug")
-    for op in as_map(db.field("VM", vm, "current_operations")).values():
-        if op in _VM_BUSY:
-            reason = f"Current operation on VM:{vm} is {op}"
-            forbid("OPERATION_NOT_ALLOWED", [reason], "plug", "unplug")
+    busy = vm_operation.hotplug_refusal(db, vm)
+    if busy is not None:
+        forbid("OPERATION_NOT_ALLOWED", [busy], "plug", "unplug")
     return table
 
 
@@ -292,12 +290,6 @@ async def network_destroy(ctx: CallContext, network: str) -> Value:
         if db.exists("VIF", vif):
             db.destroy("VIF", vif)
     db.destroy("network", network)
-    return ""
-
-
-@api("network.set_default_locking_mode")
-async def network_set_default_locking_mode(ctx: CallContext, network: str, value: str) -> Value:
-    ctx.db.update("network", network, default_locking_mode=value)
     return ""
 
 

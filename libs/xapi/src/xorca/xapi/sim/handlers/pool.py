@@ -174,12 +174,6 @@ async def remove_from_guest_agent_config(ctx: CallContext, pool: str, key: str) 
     return ""
 
 
-@api("pool.set_igmp_snooping_enabled")
-async def set_igmp_snooping_enabled(ctx: CallContext, pool: str, value: bool) -> Value:
-    ctx.db.update("pool", pool, igmp_snooping_enabled=value)
-    return ""
-
-
 @api("pool.set_ha_host_failures_to_tolerate")
 async def set_ha_host_failures_to_tolerate(ctx: CallContext, pool: str, value: int) -> Value:
     if value < 0:

@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 from xorca.xapi.datamodel import NULL_REF, enum_values
 from xorca.xapi.errors import XapiError
+from xorca.xapi.sim import vm_operation
 from xorca.xapi.sim.context import CallContext
 from xorca.xapi.sim.db import Database, Record
 from xorca.xapi.sim.handlers.pool import as_map, as_refs
@@ -26,8 +27,6 @@ from xorca.xapi.values import Value
 ATTACHABLE_VDI_TYPES = frozenset(
     {"system", "user", "ephemeral", "suspend", "crashdump", "metadata", "rrd", "pvs_cache"}
 )
-#: VM operations during which no device may be hot-plugged
-_VM_BUSY = ("clean_shutdown", "hard_shutdown", "suspend", "pause")
 
 Forbid = Callable[..., None]
 
@@ -84,11 +83,9 @@ def vbd_errors(db: Database, vbd: str, *, sharing: bool = True) -> dict[str, Xap
             () if power == "Paused" else ("pause", "unpause")
         )
         forbid("VM_BAD_POWER_STATE", [vm, "running", power.lower()], *bad)
-    for op in as_map(db.field("VM", vm, "current_operations")).values():
-        if op in _VM_BUSY:
-            forbid(
-                "OPERATION_NOT_ALLOWED", [f"Current operation on VM:{vm} is {op}"], "plug", "unplug"
-            )
+    busy = vm_operation.hotplug_refusal(db, vm)
+    if busy is not None:
+        forbid("OPERATION_NOT_ALLOWED", [busy], "plug", "unplug")
     if power == "Running" and rec["type"] == "CD" and _kind(db, vm) == "hvm":
         reason = "HVM CDROMs cannot be hotplugged/unplugged, only inserted or ejected"
         forbid("OPERATION_NOT_ALLOWED", [reason], "plug", "unplug", "unplug_force")
