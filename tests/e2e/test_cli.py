@@ -1,8 +1,10 @@
 """The command line as a user runs it: ``xorca sim --json`` and ``xorca demo --json`` in a process
-of their own, read from their one JSON line, used, then stopped with Ctrl-C (SIGINT)."""
+of their own, read from their one JSON line, used (the demo's pools through XAPI and through the
+log on its NATS), then stopped with Ctrl-C (SIGINT)."""
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import json
 import signal
@@ -13,9 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import nats
 import pytest
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from tests.support.sdk import sdk_session
+from xorca.contracts.objects import decode_object
 
 XORCA = str(Path(sys.executable).parent / "xorca")
 
@@ -80,13 +85,38 @@ def test_sim_prints_one_line_per_pool_then_stops_cleanly(
 
 
 @pytest.mark.parametrize("started", [["demo", "--json"]], indirect=True)
-def test_demo_json_line_describes_everything_that_runs(
+async def test_demo_json_line_describes_everything_that_runs(
     started: tuple[subprocess.Popen[str], list[str]],
 ) -> None:
     process, _ = started
-    line = json.loads(read_line(process, timeout=120))
+    line = json.loads(await asyncio.to_thread(read_line, process, 120))
     assert len(line["pools"]) == 2
     for pool in line["pools"]:
         login_works(pool)
     assert httpx.get(line["control_url"] + "/pools").status_code == 200
+    assert httpx.get(line["collector_url"] + "/readyz").status_code == 200
+    # printed once both pools are published: a subscriber finds them on xorca.v1.obj.>
+    assert {p["uuid"] for p in line["pools"]} == await pools_in_the_log(line["nats_url"])
     assert stop(process) == 0
+
+
+async def pools_in_the_log(nats_url: str) -> set[str]:
+    """The pools whose objects the stream holds (read from the start, as a new consumer would)."""
+    nc = await nats.connect(nats_url)
+    try:
+        js = nc.jetstream()
+        sub = await js.pull_subscribe(
+            "xorca.v1.obj.>",
+            durable=None,
+            stream="XORCA_OBJECTS",
+            config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL, ack_policy=AckPolicy.NONE),
+        )
+        seen: set[str] = set()
+        while (await sub.consumer_info()).num_pending and len(seen) < 2:
+            for msg in await sub.fetch(500, timeout=5):
+                change = decode_object(msg.subject, msg.headers, msg.data)
+                assert change.record["uuid"] == change.uuid
+                seen.add(change.pool)
+        return seen
+    finally:
+        await nc.close()

@@ -10,6 +10,8 @@ from typing import Annotated
 import orjson
 import typer
 
+from xorca.cli.collector import collector
+from xorca.cli.demo import demo_line, run_demo
 from xorca.cli.pool import pool_app
 from xorca.xapi.sim.control import ControlEndpoint
 from xorca.xapi.sim.pool import SimConfig
@@ -18,6 +20,7 @@ from xorca.xapi.sim.simulator import SimOptions, Simulator
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 app.add_typer(pool_app, name="pool")
+app.command()(collector)
 
 Pools = Annotated[int, typer.Option(help="Number of simulated pools.", min=1, max=50)]
 Hosts = Annotated[int, typer.Option(help="Hosts in each pool.", min=1, max=64)]
@@ -78,19 +81,25 @@ def sim(
 
 @app.command()
 def demo(json: Json = False) -> None:
-    """Run everything built so far: for now two living simulated pools."""
+    """Run everything built so far: NATS with JetStream, two living simulated pools, and a
+    collector publishing them. Ctrl-C stops it all."""
     options = SimOptions(pools=2, hosts_per_pool=3, vms_per_pool=60, activity_rate=2.0)
 
-    def announce(sim: Simulator, control: ControlEndpoint) -> None:
+    def announce(
+        sim: Simulator, control: ControlEndpoint, nats_url: str, collector_url: str | None
+    ) -> None:
         if json:
-            _print_json({"pools": sim.describe(), "control_url": control.url})
+            _print_json(demo_line(sim, control, nats_url, collector_url))
             return
         typer.echo("xorca demo is running. Simulated XAPI pools:")
         for pool in sim.describe():
             _describe_pool(pool)
+        typer.echo(f"NATS (JetStream): {nats_url}   objects on xorca.v1.obj.>")
+        if collector_url:
+            typer.echo(f"collector: {collector_url}/readyz  {collector_url}/metrics")
         typer.echo(f"fault injection: {control.url}/pools   (Ctrl-C stops)")
 
-    _run(serve(options, 0, announce))
+    _run(run_demo(options, announce))
 
 
 def _describe_pool(pool: dict[str, object]) -> None:

@@ -1,0 +1,123 @@
+"""Wiring: the one place that reads `CollectorSettings` and builds the real adapters.
+
+    await run(CollectorSettings())                        # until stopped or cancelled
+    await run(settings, started=lambda c: ...)            # hands out the Collector (to stop it)
+
+Start-up: connect to NATS (waiting for it if it is not there yet), lay out the streams and buckets
+(`ensure_streams`, idempotent), bind the registry (with ``XORCA_SECRET_KEY``) and the leases, open
+``/healthz``, ``/readyz`` and ``/metrics``, then serve. The NATS connection is closed last.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Callable
+
+from xorca.collector.adapters.http import HttpServer, make_app
+from xorca.collector.adapters.nats import NATS_ERRORS, NatsBus
+from xorca.collector.adapters.xapi import XapiLinks
+from xorca.collector.service import Collector
+from xorca.collector.settings import CollectorSettings
+from xorca.contracts.leases import Leases
+from xorca.contracts.registry import Registry
+from xorca.contracts.setup import ensure_streams
+from xorca.xapi.watcher import Backoff, WatchOptions
+
+__all__ = ["links_for", "run", "run_until_signalled"]
+
+log = logging.getLogger(__name__)
+
+#: the longest pause between attempts to reach a failing pool
+LONGEST_PAUSE = 30.0
+
+
+def links_for(settings: CollectorSettings) -> XapiLinks:
+    """How pools are reached: the watcher's poll and backoff, the client's timeout."""
+    watch = WatchOptions(
+        poll=settings.watch_poll,
+        backoff=Backoff(settings.retry_pause, max(LONGEST_PAUSE, settings.retry_pause)),
+    )
+    return XapiLinks(watch=watch, timeout=settings.xapi_timeout)
+
+
+async def _lay_out(bus: NatsBus, settings: CollectorSettings) -> None:
+    """`ensure_streams`, retried while JetStream is not ready (a server that just started)."""
+    for attempt in range(1, 61):
+        try:
+            await ensure_streams(
+                bus.js,
+                replicas=settings.nats_replicas,
+                history=settings.objects_history,
+                duplicate_window=settings.duplicate_window,
+                audit_max_age=settings.audit_max_age,
+            )
+            return
+        except NATS_ERRORS as e:
+            if attempt == 60:
+                raise
+            log.warning("cannot lay out the streams yet (%r): retrying", e)
+            await asyncio.sleep(min(0.1 * attempt, 2.0))
+
+
+async def run(
+    settings: CollectorSettings, *, started: Callable[[Collector], None] | None = None
+) -> None:
+    """Serve until `Collector.stop` (clean) or cancellation (a kill: leases left to expire)."""
+    secret_key = settings.require_secret_key()
+    bus = await NatsBus.connect(
+        settings.servers,
+        name=f"xorca-collector {settings.collector_id}",
+        max_in_flight=settings.max_in_flight,
+    )
+    try:
+        await _lay_out(bus, settings)
+        collector = Collector(
+            settings,
+            bus=bus,
+            registry=await Registry.open(bus.js, secret_key),
+            leases=await Leases.open(bus.js),
+            links=links_for(settings),
+            retry_pause=(settings.retry_pause, max(LONGEST_PAUSE, settings.retry_pause)),
+        )
+        http: HttpServer | None = None
+        if settings.http_port >= 0:
+            app = make_app(collector.readiness, collector.metrics.exposition)
+            http = HttpServer(app, settings.http_host, settings.http_port)
+            await http.start()
+            log.info("collector %s: health and metrics on %s", collector.id, http.url)
+        collector.http = http
+        try:
+            if started is not None:
+                started(collector)
+            await collector.run()
+        finally:
+            if http is not None:
+                await http.stop()
+    finally:
+        await bus.close()
+
+
+async def run_until_signalled(settings: CollectorSettings) -> None:
+    """`run`, stopped cleanly by SIGINT or SIGTERM (``python -m xorca.collector``, ``xorca
+    collector``): the leases are released, so another replica takes over at once."""
+    loop = asyncio.get_running_loop()
+    collectors: list[Collector] = []
+    main = asyncio.current_task()
+
+    def stop() -> None:
+        if collectors:
+            collectors[0].stop()
+        elif main is not None:
+            main.cancel()  # still starting: nothing to hand over
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop)
+    try:
+        with contextlib.suppress(asyncio.CancelledError):
+            await run(settings, started=collectors.append)
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)

