@@ -75,3 +75,7 @@ async def test_broken_entries_are_reported_and_the_others_served(
                     await asyncio.sleep(0.05)
             value, _ = await (await Leases.open(js)).current("pool-1")
             assert value is None
+            # a runner restarted for a changed entry keeps the lease it had
+            assert replica.collector is not None
+            metrics = replica.collector.metrics
+            assert metrics.value("xorca_collector_lease_changes_total", what="lost") == 0

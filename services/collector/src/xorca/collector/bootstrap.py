@@ -105,9 +105,17 @@ async def run_until_signalled(settings: CollectorSettings) -> None:
     collector``): the leases are released, so another replica takes over at once."""
     loop = asyncio.get_running_loop()
     collectors: list[Collector] = []
+    stopping = False
     main = asyncio.current_task()
 
+    def started(collector: Collector) -> None:
+        collectors.append(collector)
+        if stopping:  # the signal came while starting, and its cancellation was lost
+            collector.stop()
+
     def stop() -> None:
+        nonlocal stopping
+        stopping = True
         if collectors:
             collectors[0].stop()
         elif main is not None:
@@ -117,7 +125,7 @@ async def run_until_signalled(settings: CollectorSettings) -> None:
         loop.add_signal_handler(sig, stop)
     try:
         with contextlib.suppress(asyncio.CancelledError):
-            await run(settings, started=collectors.append)
+            await run(settings, started=started)
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)

@@ -107,8 +107,8 @@ class Supervisor:
         try:
             await self.presence.start()
             # hear the peers before taking anything: they answer a newcomer's heartbeat at once
-            await asyncio.sleep(min(0.5, self.interval))
-            await wait_event(self.loaded, self.lease_period)
+            await wait_event(self._stopping, min(0.5, self.interval))
+            await self._until_loaded(self.lease_period)
             while not self._stopping.is_set():
                 try:
                     await self.round()
@@ -121,6 +121,18 @@ class Supervisor:
             # killed: stop serving, release nothing
             await asyncio.gather(*(cancel_and_wait(h.task) for h in self.held.values()))
             await self.presence.stop()
+
+    async def _until_loaded(self, timeout: float) -> None:
+        """Until the registry was read (or we are stopping, or ``timeout`` passed): taking leases
+        for half a registry would take pools a peer should have."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while not (self.loaded.is_set() or self._stopping.is_set()):
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0:
+                log.warning("the registry is not read after %.0f s: going on", timeout)
+                return
+            await wait_event(self._wake, left)
+            self._wake.clear()
 
     def stop(self) -> None:
         """Ask `run` to end cleanly."""
@@ -158,6 +170,7 @@ class Supervisor:
             if held.task.done() and not held.task.cancelled() and held.task.exception():
                 log.error("pool %s: runner failed", key, exc_info=held.task.exception())
             await self._restart(key)
+            held = self.held[key]
         now = self.clock()
         try:
             held.lease = await self.leases.renew(held.lease, self.lease_period)
@@ -282,6 +295,7 @@ class Supervisor:
                             self._set(key, None, 0)
                         caught_up = True
                         self.loaded.set()
+                        self._wake.set()
                     continue
                 seen.add(change.id)
                 self._set(change.id, change.entry, change.revision)
