@@ -58,7 +58,7 @@ def command(method: str, *args: Any, request_id: str = "req-1") -> Command:
 
 async def audited(js: JetStreamContext, pool: str) -> list[CommandAudited]:
     sub = await js.subscribe(audit_subject(pool), ordered_consumer=True)
-    out = []
+    out: list[CommandAudited] = []
     try:
         while True:
             try:

@@ -195,3 +195,22 @@ async def test_a_republish_after_a_crash_is_dropped_as_duplicates(
         assert all(fresh.plan(change) is None for change in changes(40, "Running"))
     finally:
         await bus.close()
+
+
+async def test_a_record_larger_than_nats_accepts_is_refused_not_retried_for_ever(
+    nats_server: NatsServer, js: JetStreamContext
+) -> None:
+    await ensure_streams(js)
+    bus = await NatsBus.connect([nats_server.url], name="test")
+    try:
+        metrics = Metrics()
+        record = {"uuid": "00000000-0000-0000-0000-00000000000f", "blob": "x" * bus.nc.max_payload}
+        huge = Change("add", "VM", "OpaqueRef:huge", record)
+        log = JetStreamLog(bus, max_in_flight=4)
+        stored = await asyncio.wait_for(
+            PoolPublisher(log, metrics=metrics).publish(LogIndex(POOL), [*changes(3), huge]), 10
+        )
+        assert stored == 3 == await stored_count(js)
+        assert metrics.value("xorca_collector_messages_total", outcome="refused") == 1
+    finally:
+        await bus.close()

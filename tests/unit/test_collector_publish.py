@@ -181,8 +181,10 @@ def test_messages_are_exactly_what_the_contract_encodes(op: str, ttl: float | No
     index = LogIndex(POOL, tombstone_ttl=ttl)
     previous = published(index, vm("add", "Halted")) if op != "add" else None
     message = planned(index, vm(op, "Running"))
-    change = ObjectChanged(pool=POOL, xapi_class="VM", uuid=VM, ref=f"OpaqueRef:{VM}", op=op,
-                           record=vm(op, "Running").record)  # type: ignore[arg-type]  # fmt: skip
+    change = ObjectChanged.model_validate(
+        {"pool": POOL, "xapi_class": "VM", "uuid": VM, "ref": f"OpaqueRef:{VM}", "op": op,
+         "record": vm(op, "Running").record}
+    )  # fmt: skip
     expected = encode_object(change, previous.msg_id if previous else GENESIS, tombstone_ttl=ttl)
     assert (message.subject, message.headers, message.body) == (
         expected.subject, expected.headers, expected.body)  # fmt: skip

@@ -11,7 +11,7 @@ xorca_collector_changes_total{pool}       counter    object changes received fro
 xorca_collector_messages_total{outcome}   counter    object messages: ``stored``, ``duplicate``
                                                      (JetStream had it), ``unchanged`` (not sent:
                                                      the log already said it), ``refused`` (no
-                                                     valid subject)
+                                                     valid subject, or larger than NATS accepts)
 xorca_collector_publish_retries_total     counter    messages sent again after a failed publish
 xorca_collector_in_flight                 gauge      publishes awaiting their acknowledgement
 xorca_collector_lag_seconds               histogram  from a batch's arrival from XAPI to the

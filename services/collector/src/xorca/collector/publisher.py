@@ -69,6 +69,10 @@ class PoolPublisher:
         while True:
             self._check_fence()
             sent = await self.log.send(self._fenced(pending), counted.done)
+            for message in sent.too_large:
+                self.metrics.messages.labels("refused").inc()
+                log.error("%s: %d bytes, more than NATS accepts: not published",
+                          message.subject, len(message.body))  # fmt: skip
             if sent.complete:
                 return counted.stored
             failures += 1

@@ -21,6 +21,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -29,7 +30,7 @@ from typing import Protocol
 from xorca.collector.adapters.log import JetStreamLog
 from xorca.collector.adapters.nats import NATS_ERRORS
 from xorca.collector.adapters.xapi import PoolLink, XapiLinks
-from xorca.collector.aio import cancel_and_wait, wait_event
+from xorca.collector.aio import cancel_and_wait, gc_paused, wait_event
 from xorca.collector.core.publish import LogIndex, Stored
 from xorca.collector.core.status import (
     COLLECTOR_STOPPED,
@@ -216,7 +217,8 @@ class PoolRunner:
                 received = self.clock()
                 self.metrics.changes.labels(self.registry_id).inc(len(batch))
                 async with self._lock:
-                    count = await self.publisher.publish(index, batch.changes, first=first)
+                    with gc_paused() if first else contextlib.nullcontext():
+                        count = await self.publisher.publish(index, batch.changes, first=first)
                     first = False
                     self.metrics.lag.observe(self.clock() - received)
                     log.debug("pool %s: %d changes, %d messages stored in %.3f s",
@@ -236,7 +238,8 @@ class PoolRunner:
         failures = 0
         while not self._stop.is_set():
             try:
-                return await self.log.read_last(pool)
+                with gc_paused():
+                    return await self.log.read_last(pool)
             except NATS_ERRORS as e:
                 failures += 1
                 log.warning("pool %s: cannot read the log back (%r), retrying", pool, e)

@@ -40,6 +40,8 @@ log = logging.getLogger(__name__)
 
 #: messages sent between two yields to the event loop
 _FAIRNESS = 64
+#: room kept in a message for its subject and headers when checking the server's max payload
+_HEADROOM = 1024
 
 
 @dataclass
@@ -50,6 +52,8 @@ class Sent:
     failed: list[Planned] = field(default_factory=list)
     #: the messages not sent at all (sending stopped at a failure), still lazy
     rest: Iterator[Planned] | None = None
+    #: messages larger than the server accepts: never sent (sending them would fail for ever)
+    too_large: list[Planned] = field(default_factory=list)
 
     @property
     def complete(self) -> bool:
@@ -108,6 +112,9 @@ class JetStreamLog:
                 if result.failed or not self.bus.connected:
                     result.rest = _prepend(message, messages)
                     break
+                if len(message.body) + _HEADROOM > self.bus.nc.max_payload:
+                    result.too_large.append(message)
+                    continue
                 while len(window) >= self.max_in_flight:
                     await self._settle(window.popleft(), stored, result)
                 try:
