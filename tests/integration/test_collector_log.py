@@ -29,7 +29,6 @@ from tests.conftest import FAST
 from tests.support.nats import NatsServer
 from tests.support.simthread import SimThread
 from xorca.collector.adapters.log import last_per_subject
-from xorca.collector.aio import cancel_and_wait
 from xorca.collector.bootstrap import run
 from xorca.collector.service import Collector
 from xorca.collector.settings import CollectorSettings
@@ -38,6 +37,7 @@ from xorca.contracts.registry import PoolEntry, Registry
 from xorca.contracts.setup import ensure_streams
 from xorca.contracts.status import PoolStatusChanged, decode_status
 from xorca.contracts.subjects import object_subject, objects_filter, status_subject
+from xorca.runtime.aio import cancel_and_wait
 from xorca.xapi.sim.content.guests import destroy_vm
 from xorca.xapi.sim.pool import SimPool
 from xorca.xapi.sim.simulator import SimOptions

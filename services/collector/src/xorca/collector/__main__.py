@@ -7,9 +7,9 @@ import asyncio
 import sys
 
 from xorca.collector.bootstrap import run_until_signalled
-from xorca.collector.logs import configure_logging
 from xorca.collector.settings import CollectorSettings
 from xorca.contracts.errors import SecretKeyError
+from xorca.runtime.logs import configure_logging
 
 
 def main() -> int:

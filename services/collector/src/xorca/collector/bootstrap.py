@@ -16,14 +16,14 @@ import logging
 import signal
 from collections.abc import Callable
 
-from xorca.collector.adapters.http import HttpServer, make_app
-from xorca.collector.adapters.nats import NATS_ERRORS, NatsBus
 from xorca.collector.adapters.xapi import XapiLinks
 from xorca.collector.service import Collector
 from xorca.collector.settings import CollectorSettings
 from xorca.contracts.leases import Leases
 from xorca.contracts.registry import Registry
 from xorca.contracts.setup import ensure_streams
+from xorca.runtime.http import HttpServer, make_app
+from xorca.runtime.nats import NATS_ERRORS, NatsBus
 from xorca.xapi.watcher import Backoff, WatchOptions
 
 __all__ = ["links_for", "run", "run_until_signalled"]

@@ -27,13 +27,13 @@ from nats.errors import NoRespondersError
 from pydantic import JsonValue
 
 from xorca.collector.adapters.log import JetStreamLog
-from xorca.collector.adapters.nats import NATS_ERRORS, NatsBus
 from xorca.collector.core import commands as plan
 from xorca.collector.metrics import Metrics
 from xorca.contracts.audit import encode_audit
 from xorca.contracts.base import OutgoingMessage
 from xorca.contracts.errors import InvalidSubject
 from xorca.contracts.subjects import CMD, check_token, parse_command_subject
+from xorca.runtime.nats import NATS_ERRORS, NatsBus
 from xorca.xapi.errors import XapiError
 
 if TYPE_CHECKING:

@@ -28,9 +28,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from xorca.collector.adapters.log import JetStreamLog
-from xorca.collector.adapters.nats import NATS_ERRORS
 from xorca.collector.adapters.xapi import PoolLink, XapiLinks
-from xorca.collector.aio import cancel_and_wait, gc_paused, wait_event
 from xorca.collector.core.publish import LogIndex, Stored
 from xorca.collector.core.status import (
     COLLECTOR_STOPPED,
@@ -47,6 +45,8 @@ from xorca.contracts.base import ErrorBody
 from xorca.contracts.errors import RegistryEntryInvalid
 from xorca.contracts.registry import PoolEntry
 from xorca.contracts.status import PoolState, encode_status
+from xorca.runtime.aio import cancel_and_wait, gc_paused, wait_event
+from xorca.runtime.nats import NATS_ERRORS
 from xorca.xapi.errors import AuthenticationFailed, TransportError, XapiError
 from xorca.xapi.watcher import Batch, PoolWatcher, State
 

@@ -14,9 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from xorca.collector.adapters.http import HttpServer
 from xorca.collector.adapters.log import JetStreamLog
-from xorca.collector.adapters.nats import NatsBus
 from xorca.collector.adapters.presence import Presence
 from xorca.collector.adapters.xapi import XapiLinks
 from xorca.collector.commands import CommandService
@@ -26,6 +24,8 @@ from xorca.collector.settings import CollectorSettings
 from xorca.collector.supervisor import Entry, Supervisor
 from xorca.contracts.leases import Leases
 from xorca.contracts.registry import Registry
+from xorca.runtime.http import HttpServer
+from xorca.runtime.nats import NatsBus
 
 __all__ = ["Collector"]
 

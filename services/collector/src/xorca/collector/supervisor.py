@@ -28,9 +28,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
-from xorca.collector.adapters.nats import NATS_ERRORS, NatsBus
 from xorca.collector.adapters.presence import Presence
-from xorca.collector.aio import cancel_and_wait, wait_event
 from xorca.collector.core.leases import (
     fair_share,
     must_fence,
@@ -44,6 +42,8 @@ from xorca.collector.runner import PoolRunner
 from xorca.contracts.errors import LeaseLost, RegistryEntryInvalid
 from xorca.contracts.leases import Lease, Leases
 from xorca.contracts.registry import PoolEntry, Registry
+from xorca.runtime.aio import cancel_and_wait, wait_event
+from xorca.runtime.nats import NATS_ERRORS, NatsBus
 
 __all__ = ["Held", "RunnerFactory", "Supervisor"]
 

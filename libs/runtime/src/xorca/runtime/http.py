@@ -5,7 +5,7 @@
   the reasons otherwise; the body lists the pools it serves and their states.
 - ``/metrics``: Prometheus' text format (metrics.py).
 
-uvicorn is run as a task of the collector's own loop, with its signal handling turned off: the
+uvicorn is run as a task of the service's own loop, with its signal handling turned off: the
 process' owner (``__main__``, the CLI, the demo) decides what Ctrl-C does.
 """
 
@@ -24,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from xorca.collector.aio import cancel_and_wait
+from xorca.runtime.aio import cancel_and_wait
 
 __all__ = ["HttpServer", "make_app"]
 

@@ -1,9 +1,9 @@
 """The NATS connection: connected for ever (reconnecting without limit), observable.
 
-A collector must outlive NATS outages: the client reconnects on its own, and the rest of the
-collector only needs to know whether it is connected now, to wait until it is, and to be told
+A service must outlive NATS outages: the client reconnects on its own, and the rest of the
+service only needs to know whether it is connected now, to wait until it is, and to be told
 after each reconnection (to restart what does not survive one by itself, such as the registry
-watch). Initial connection is retried too, so a collector may start before NATS.
+watch). Initial connection is retried too, so a service may start before NATS.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import nats
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
-from xorca.collector.aio import wait_event
+from xorca.runtime.aio import wait_event
 
 __all__ = ["NATS_ERRORS", "NatsBus"]
 

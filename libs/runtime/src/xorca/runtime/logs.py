@@ -1,7 +1,7 @@
 """Logs as one JSON object per line (``XORCA_LOG_JSON``), for whatever collects container output.
 
 Each line has ``time`` (ISO 8601, UTC), ``level``, ``logger``, ``message``, and ``error`` with the
-traceback when there is one. Plain text is kept for people running the collector in a terminal.
+traceback when there is one. Plain text is kept for people running a service in a terminal.
 """
 
 from __future__ import annotations
@@ -39,5 +39,5 @@ def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    # one line per XAPI request is the client library's business, not the collector's log
+    # one line per XAPI request is the client library's business, not the service's log
     logging.getLogger("httpx").setLevel(max(logging.WARNING, root.level))
