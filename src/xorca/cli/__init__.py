@@ -11,8 +11,9 @@ import orjson
 import typer
 
 from xorca.cli.collector import collector
-from xorca.cli.demo import demo_line, run_demo
+from xorca.cli.demo import DemoInfo, demo_line, run_demo
 from xorca.cli.pool import pool_app
+from xorca.cli.projection import projection_app
 from xorca.xapi.sim.control import ControlEndpoint
 from xorca.xapi.sim.pool import SimConfig
 from xorca.xapi.sim.run import serve
@@ -21,6 +22,7 @@ from xorca.xapi.sim.simulator import SimOptions, Simulator
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 app.add_typer(pool_app, name="pool")
 app.command()(collector)
+app.add_typer(projection_app, name="projection")
 
 Pools = Annotated[int, typer.Option(help="Number of simulated pools.", min=1, max=50)]
 Hosts = Annotated[int, typer.Option(help="Hosts in each pool.", min=1, max=64)]
@@ -81,23 +83,25 @@ def sim(
 
 @app.command()
 def demo(json: Json = False) -> None:
-    """Run everything built so far: NATS with JetStream, two living simulated pools, and a
-    collector publishing them. Ctrl-C stops it all."""
+    """Run everything built so far: NATS with JetStream, two living simulated pools, a
+    collector publishing them, and the projection keeping the state store. Ctrl-C stops it all."""
     options = SimOptions(pools=2, hosts_per_pool=3, vms_per_pool=60, activity_rate=2.0)
 
-    def announce(
-        sim: Simulator, control: ControlEndpoint, nats_url: str, collector_url: str | None
-    ) -> None:
+    def announce(info: DemoInfo) -> None:
         if json:
-            _print_json(demo_line(sim, control, nats_url, collector_url))
+            _print_json(demo_line(info))
             return
         typer.echo("xorca demo is running. Simulated XAPI pools:")
-        for pool in sim.describe():
+        for pool in info.sim.describe():
             _describe_pool(pool)
-        typer.echo(f"NATS (JetStream): {nats_url}   objects on xorca.v1.obj.>")
-        if collector_url:
-            typer.echo(f"collector: {collector_url}/readyz  {collector_url}/metrics")
-        typer.echo(f"fault injection: {control.url}/pools   (Ctrl-C stops)")
+        typer.echo(f"NATS (JetStream): {info.nats_url}   objects on xorca.v1.obj.>, "
+                   "deltas on xorca.v1.delta.>")  # fmt: skip
+        if info.collector_url:
+            typer.echo(f"collector: {info.collector_url}/readyz  {info.collector_url}/metrics")
+        if info.projection_url:
+            typer.echo(f"projection: {info.projection_url}/readyz  {info.projection_url}/metrics")
+        typer.echo(f"state store: {info.database_url}")
+        typer.echo(f"fault injection: {info.control.url}/pools   (Ctrl-C stops)")
 
     _run(run_demo(options, announce))
 

@@ -7,7 +7,10 @@ publishing them, all on this machine and all stopped by Ctrl-C.
   the registry (``demo-1``, ``demo-2``…), their passwords encrypted with ``XORCA_SECRET_KEY``, or
   with a key generated for this run when none is set;
 - one collector runs in this process; the demo is announced only once every pool's status on
-  the bus says ``synced``, i.e. once its objects are all in the stream.
+  the bus says ``synced``, i.e. once its objects are all in the stream;
+- the projection runs in this process too, on a SQLite state store in the same temporary
+  directory (``XORCA_DATABASE_URL`` chooses another store), and the demo waits until it has
+  applied the whole stream.
 """
 
 from __future__ import annotations
@@ -21,7 +24,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,23 +34,38 @@ from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, DeliverPolicy
 from pydantic import SecretStr
 
-from xorca.collector.aio import cancel_and_wait
 from xorca.collector.bootstrap import run as run_collector
-from xorca.collector.service import Collector
 from xorca.collector.settings import CollectorSettings
 from xorca.contracts.passwords import generate_secret_key
 from xorca.contracts.registry import PoolEntry, Registry
 from xorca.contracts.setup import ensure_streams
 from xorca.contracts.status import decode_status
+from xorca.projection.bootstrap import run as run_projection
+from xorca.projection.service import Projection
+from xorca.projection.settings import ProjectionSettings
+from xorca.runtime.inprocess import service_running
 from xorca.xapi.sim.control import ControlEndpoint
 from xorca.xapi.sim.run import simulator_running, wait_for_signal
 from xorca.xapi.sim.simulator import SimOptions, Simulator
 
-__all__ = ["Announce", "NatsProcess", "run_demo"]
+__all__ = ["Announce", "DemoInfo", "NatsProcess", "run_demo"]
 
 NATS_SERVER = Path(sys.executable).parent / "nats-server"
-#: announce(simulator, control endpoint, NATS URL, collector's health/metrics URL)
-Announce = Callable[[Simulator, ControlEndpoint, str, str | None], None]
+
+
+@dataclass(frozen=True, slots=True)
+class DemoInfo:
+    """Everything a user of the demo needs to reach it."""
+
+    sim: Simulator
+    control: ControlEndpoint
+    nats_url: str
+    collector_url: str | None
+    projection_url: str | None
+    database_url: str
+
+
+Announce = Callable[[DemoInfo], None]
 
 
 class NatsProcess:
@@ -163,28 +182,20 @@ def nats_running() -> Iterator[NatsProcess]:
         yield n
 
 
-@contextlib.asynccontextmanager
-async def collector_running(settings: CollectorSettings) -> AsyncIterator[Collector]:
-    """A collector in this process, stopped cleanly on exit."""
-    started: asyncio.Future[Collector] = asyncio.get_running_loop().create_future()
-    task = asyncio.create_task(run_collector(settings, started=started.set_result))
-    either: set[asyncio.Future[Any]] = {started, task}
-    done, _ = await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
-    if task in done:
-        task.result()  # it failed to start: say why
-    collector = started.result()
-    try:
-        yield collector
-    finally:
-        collector.stop()
-        await asyncio.wait({task}, timeout=30)
-        await cancel_and_wait(task)
+async def wait_projected(projection: Projection, timeout: float) -> None:
+    """Until the projection has applied everything the stream held (it said it is caught up)."""
+    async with asyncio.timeout(timeout):
+        while not projection.readiness()[0]:  # noqa: ASYNC110 - a computed state, not an event
+            await asyncio.sleep(0.05)
 
 
 async def run_demo(options: SimOptions, announce: Announce, *, ready_timeout: float = 120) -> None:
     """Run everything until SIGINT or SIGTERM; ``announce`` once it is all ready."""
     secret_key = os.environ.get("XORCA_SECRET_KEY", "").strip() or generate_secret_key()
     with nats_running() as nats_server:
+        database_url = os.environ.get("XORCA_DATABASE_URL", "").strip() or (
+            f"sqlite:///{nats_server.store / 'xorca.db'}"
+        )
         async with simulator_running(options) as (sim, control):
             nc = await nats.connect(nats_server.url, connect_timeout=5, error_cb=_quiet)
             try:
@@ -202,10 +213,29 @@ async def run_demo(options: SimOptions, announce: Announce, *, ready_timeout: fl
                     http_port=0,
                     log_json=False,
                 )
-                async with collector_running(settings) as collector:
+                projection_settings = ProjectionSettings(
+                    nats_url=nats_server.url,
+                    database_url=database_url,
+                    http_host="127.0.0.1",
+                    http_port=0,
+                    log_json=False,
+                    projection_wait=0.2,
+                )
+                async with (
+                    service_running(run_collector, settings) as collector,
+                    service_running(run_projection, projection_settings) as projection,
+                ):
                     await wait_synced(js, {e.id for e in entries}, ready_timeout)
-                    http = collector.http.url if collector.http else None
-                    announce(sim, control, nats_server.url, http)
+                    await wait_projected(projection, ready_timeout)
+                    info = DemoInfo(
+                        sim=sim,
+                        control=control,
+                        nats_url=nats_server.url,
+                        collector_url=collector.http.url if collector.http else None,
+                        projection_url=projection.http.url if projection.http else None,
+                        database_url=database_url,
+                    )
+                    announce(info)
                     await wait_for_signal()
             finally:
                 await nc.close()
@@ -215,7 +245,13 @@ async def _quiet(error: Exception) -> None:
     """NATS errors surface as exceptions from the calls; keep stderr readable."""
 
 
-def demo_line(sim: Simulator, control: ControlEndpoint, nats_url: str, http: str | None) -> Any:
+def demo_line(info: DemoInfo) -> Any:
     """The one JSON line ``xorca demo --json`` prints."""
-    return {"pools": sim.describe(), "control_url": control.url, "nats_url": nats_url,
-            "collector_url": http}  # fmt: skip
+    return {
+        "pools": info.sim.describe(),
+        "control_url": info.control.url,
+        "nats_url": info.nats_url,
+        "collector_url": info.collector_url,
+        "projection_url": info.projection_url,
+        "database_url": info.database_url,
+    }

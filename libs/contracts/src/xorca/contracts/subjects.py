@@ -25,6 +25,7 @@ __all__ = [
     "check_class",
     "check_token",
     "command_subject",
+    "deadletter_subject",
     "object_subject",
     "objects_filter",
     "parse_audit_subject",
@@ -49,6 +50,7 @@ OBJ = f"{PREFIX}.obj"
 STATUS = f"{PREFIX}.status"
 CMD = f"{PREFIX}.cmd"
 AUDIT = f"{PREFIX}.audit"
+DEADLETTER = f"{PREFIX}.deadletter"
 
 _MAX_TOKEN = 256
 _BAD_TOKEN = re.compile(r"[.*>\s\x00-\x1f\x7f]")
@@ -137,6 +139,12 @@ def audit_subject(pool: str) -> str:
 def parse_audit_subject(subject: str) -> str:
     """The pool uuid of an audit subject."""
     return check_token(_split(subject, AUDIT, 1)[0], "pool uuid")
+
+
+def deadletter_subject(service: str) -> str:
+    """``xorca.v1.deadletter.<service>``: messages a service could not use (core NATS, not kept:
+    the message itself stays in its stream, at the sequence the dead letter names)."""
+    return f"{DEADLETTER}.{check_token(service, 'service')}"
 
 
 def _split(subject: str, prefix: str, count: int) -> list[str]:

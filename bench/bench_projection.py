@@ -1,0 +1,348 @@
+"""Projection benchmark: a 10,000-VM pool's log rebuilt into the state store, then followed under
+activity, on SQLite and on PostgreSQL.
+
+    .venv/bin/python bench/bench_projection.py [--vms 10000] [--hosts 16] [--rates 100,1000]
+                                               [--seconds 15] [--postgres URL] [--batch 1000]
+
+The simulator runs in a process of its own (`bench_sim.start_sim`), NATS is the wheel's
+``nats-server``, the collector runs as ``xorca collector`` in a process of its own, and the
+projection runs in this process exactly as ``xorca projection`` runs it (this process' CPU is the
+projection's). The collector fills the stream first (the pool's whole load) and is stopped; then,
+for each store:
+
+- **rebuild**: ``xorca projection rebuild`` on an empty store: the whole stream applied, from
+  the first message to the last; messages and rows per second, and the store's objects;
+- **follow**: the collector started again and the projection running, at each ``--rates``
+  (changes per second the simulator makes) for ``--seconds``: log messages applied per second,
+  the lag from a message's arrival in the stream to its commit (p50, p99 from the projection's
+  histogram), transactions and their sizes;
+- **deltas**: every delta published during the follow, by op, with their average body size;
+  *metric-only* patches (those touching only ``memory`` and ``cpus``) against the size of the
+  whole object they patch (the ``put`` the projection would have sent otherwise).
+
+PostgreSQL comes from ``--postgres`` or ``XORCA_TEST_POSTGRES_URL`` (a database is created for the
+run and dropped after); without either, only SQLite runs. Prints a table and writes
+``bench/results/projection.json``. Compare with ../shared/LIMITS.md (SQL upserts of ~4.6 KB rows:
+SQLite ~53,000 rows/s, PostgreSQL jsonb ~12,400 rows/s).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import secrets
+import statistics
+import subprocess
+import tempfile
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import nats
+import orjson
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from pydantic import SecretStr
+from sqlalchemy.engine import make_url
+
+from bench_sim import ROOT, XORCA, start_sim
+from xorca.cli.demo import NatsProcess, wait_synced
+from xorca.contracts.deltas import ObjectProjected, encode_delta
+from xorca.contracts.passwords import generate_secret_key
+from xorca.contracts.registry import PoolEntry, Registry
+from xorca.contracts.setup import ensure_streams
+from xorca.contracts.subjects import OBJECTS_STREAM
+from xorca.projection.bootstrap import rebuild
+from xorca.projection.bootstrap import run as run_projection
+from xorca.projection.service import Projection
+from xorca.projection.settings import ProjectionSettings
+from xorca.runtime.inprocess import service_running
+from xorca.store import Store
+
+KEY = generate_secret_key()
+METRIC_KEYS = frozenset({"memory", "cpus"})
+LAG = "xorca_projection_lag_seconds"
+
+
+def histogram_quantile(projection: Projection, name: str, q: float) -> float | None:
+    """The q-quantile of a Prometheus histogram, by linear interpolation in its buckets."""
+    buckets: list[tuple[float, float]] = []
+    for metric in projection.metrics.registry.collect():
+        for sample in metric.samples:
+            if sample.name == f"{name}_bucket":
+                buckets.append((float(sample.labels["le"]), sample.value))
+    buckets.sort()
+    if not buckets or buckets[-1][1] == 0:
+        return None
+    total = buckets[-1][1]
+    rank = q * total
+    low_bound, low_count = 0.0, 0.0
+    for bound, count in buckets:
+        if count >= rank:
+            if bound == float("inf"):
+                return low_bound
+            share = (rank - low_count) / max(count - low_count, 1e-9)
+            return low_bound + (bound - low_bound) * share
+        low_bound, low_count = bound, count
+    return None
+
+
+class DeltaSizes:
+    def __init__(self) -> None:
+        self.by_op: dict[str, list[int]] = {"put": [], "patch": [], "del": []}
+        self.metric_patches: list[tuple[str, str, int]] = []
+
+    async def handle(self, msg: Msg) -> None:
+        body = orjson.loads(msg.data)
+        self.by_op[body["op"]].append(len(msg.data))
+        if body["op"] == "patch" and body["patch"] and set(body["patch"]) <= METRIC_KEYS:
+            self.metric_patches.append((body["type"], body["id"], len(msg.data)))
+
+
+@contextlib.asynccontextmanager
+async def postgres_database(admin_url: str) -> AsyncIterator[str]:
+    name = f"xorca_bench_{secrets.token_hex(4)}"
+    admin = make_url(admin_url)
+    plain = admin.set(drivername="postgresql").render_as_string(hide_password=False)
+    connection = await asyncpg.connect(plain)
+    try:
+        await connection.execute(f"CREATE DATABASE {name}")
+    finally:
+        await connection.close()
+    try:
+        yield admin.set(database=name).render_as_string(hide_password=False)
+    finally:
+        connection = await asyncpg.connect(plain)
+        try:
+            await connection.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        finally:
+            await connection.close()
+
+
+async def set_activity(control_url: str, rate: float) -> None:
+    async with httpx.AsyncClient() as http:
+        answer = await http.post(f"{control_url}/pools/1/activity", json={"rate": rate})
+        answer.raise_for_status()
+
+
+@contextlib.contextmanager
+def collector_process(nats_url: str) -> Iterator[subprocess.Popen[bytes]]:
+    """``xorca collector`` in a process of its own (the projection's CPU is measured alone)."""
+    env = os.environ | {
+        "XORCA_NATS_URL": nats_url,
+        "XORCA_SECRET_KEY": KEY,
+        "XORCA_COLLECTOR_ID": "bench",
+        "XORCA_WATCH_POLL": "5",
+        "XORCA_HTTP_PORT": "-1",
+        "XORCA_LOG_LEVEL": "WARNING",
+    }
+    process = subprocess.Popen([XORCA, "collector"], env=env)
+    try:
+        yield process
+    finally:
+        process.terminate()
+        process.wait(30)
+
+
+async def fill_stream(nats_url: str, nc: Client) -> dict[str, Any]:
+    """The collector's cold start: the pool's whole load into the stream."""
+    js = nc.jetstream()
+    started = time.perf_counter()
+    with collector_process(nats_url):
+        await wait_synced(js, {"bench"}, timeout=900)
+    info = await js.stream_info(OBJECTS_STREAM)
+    return {
+        "collector_s": round(time.perf_counter() - started, 2),
+        "messages": info.state.messages,
+        "bytes": info.state.bytes,
+    }
+
+
+async def whole_object_size(store: Store, type_: str, id_: str) -> int | None:
+    async with store.reader() as reader:
+        row = await reader.get(type_, id_)
+    if row is None or row.data is None:
+        return None
+    put = ObjectProjected(op="put", type=type_, id=id_, pool=row.pool, rev=row.rev, data=row.data)
+    return len(encode_delta(put, commit=row.rev, chain="x:1").body)
+
+
+async def follow_rates(
+    projection: Projection,
+    control_url: str,
+    args: argparse.Namespace,
+    follows: list[dict[str, Any]],
+    label: str,
+) -> None:
+    """The projection following the pool at each rate; one line of figures per rate."""
+    for rate in [float(r) for r in args.rates.split(",")]:
+        before = projection.metrics.value("xorca_projection_messages_total")
+        batches = projection.metrics.value("xorca_projection_batch_size_count")
+        wall, cpu = time.perf_counter(), time.process_time()
+        await set_activity(control_url, rate)
+        await asyncio.sleep(args.seconds)
+        await set_activity(control_url, 0)
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        applied = projection.metrics.value("xorca_projection_messages_total") - before
+        transactions = projection.metrics.value("xorca_projection_batch_size_count") - batches
+        follows.append({
+            "rate": rate,
+            "messages_per_s": round(applied / wall),
+            "transactions_per_s": round(transactions / wall, 1),
+            "messages_per_transaction": round(applied / max(transactions, 1), 1),
+            "lag_p50_ms": _ms(histogram_quantile(projection, LAG, 0.5)),
+            "lag_p99_ms": _ms(histogram_quantile(projection, LAG, 0.99)),
+            "process_cpu_share": round(cpu / wall, 2),
+        })  # fmt: skip
+        print(f"  {label}: follow {follows[-1]}")
+        await asyncio.sleep(2)
+
+
+async def bench_store(
+    label: str,
+    url: str,
+    nats_url: str,
+    control_url: str,
+    nc: Client,
+    args: argparse.Namespace,
+) -> dict[str, Any]:
+    settings = ProjectionSettings(
+        nats_url=nats_url,
+        database_url=url,
+        projection_batch=args.batch,
+        projection_wait=0.05,
+        http_port=-1,
+        log_json=False,
+    )
+    cpu = time.process_time()
+    report = await rebuild(settings)
+    cpu = time.process_time() - cpu
+    rebuilt = {
+        "seconds": round(report.seconds, 2),
+        "cpu_s": round(cpu, 2),
+        "messages": report.messages,
+        "messages_per_s": round(report.messages / report.seconds),
+        "objects": sum(report.objects.values()),
+        "objects_per_s": round(sum(report.objects.values()) / report.seconds),
+        "vms": report.objects.get("vm", 0),
+    }
+    print(f"  {label}: rebuilt in {rebuilt['seconds']} s ({rebuilt['messages_per_s']} msgs/s)")
+    follows = []
+    sizes = DeltaSizes()
+    sub = await nc.subscribe("xorca.v1.delta.>", cb=sizes.handle)
+    with collector_process(nats_url):
+        async with service_running(run_projection, settings) as projection:
+            await follow_rates(projection, control_url, args, follows, label)
+            await nc.flush()
+            await sub.unsubscribe()
+            whole = []
+            for type_, id_, _ in sizes.metric_patches[:500]:
+                size = await whole_object_size(projection.store, type_, id_)
+                if size is not None:
+                    whole.append(size)
+    patches = [size for _, _, size in sizes.metric_patches]
+    deltas = {op: {"count": len(v), "avg_bytes": round(statistics.fmean(v)) if v else None}
+              for op, v in sizes.by_op.items()}  # fmt: skip
+    deltas["metric_only_patch"] = {
+        "count": len(patches),
+        "avg_bytes": round(statistics.fmean(patches)) if patches else None,
+        "whole_object_avg_bytes": round(statistics.fmean(whole)) if whole else None,
+        "ratio": round(statistics.fmean(patches) / statistics.fmean(whole), 3)
+        if patches and whole
+        else None,
+    }
+    return {"store": label, "rebuild": rebuilt, "follow": follows, "deltas": deltas}
+
+
+def _ms(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds * 1000, 1)
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    process, pool = start_sim(args.vms, args.hosts)
+    results: dict[str, Any] = {"vms": args.vms, "hosts": args.hosts, "batch": args.batch}
+    try:
+        with (
+            tempfile.TemporaryDirectory(prefix="bench-projection-") as tmp,
+            NatsProcess(Path(tmp)) as nats_server,
+        ):
+            nc = await nats.connect(nats_server.url)
+            js = nc.jetstream()
+            await ensure_streams(js)
+            registry = await Registry.open(js, KEY, create=True)
+            await registry.put(
+                    PoolEntry(id="bench", name="bench", url=pool["url"],
+                              username=pool["username"], password=SecretStr(pool["password"]))
+                )  # fmt: skip
+            results["stream"] = await fill_stream(nats_server.url, nc)
+            print(f"stream filled: {results['stream']}")
+            runs = []
+            sqlite = f"sqlite:///{Path(tmp) / 'state.db'}"
+            runs.append(await bench_store("sqlite", sqlite, nats_server.url,
+                                          pool["control_url"], nc, args))  # fmt: skip
+            postgres = args.postgres or os.environ.get("XORCA_TEST_POSTGRES_URL")
+            if postgres:
+                async with postgres_database(postgres) as url:
+                    runs.append(await bench_store("postgresql", url, nats_server.url,
+                                                  pool["control_url"], nc, args))  # fmt: skip
+            else:
+                print("postgresql: skipped (no --postgres and no XORCA_TEST_POSTGRES_URL)")
+            results["runs"] = runs
+            await nc.close()
+    finally:
+        process.terminate()
+        process.wait(30)
+    return results
+
+
+def show(result: dict[str, Any]) -> None:
+    print()
+    print(f"{result['vms']} VMs on {result['hosts']} hosts; stream: {result['stream']}")
+    print(f"{'store':<11} {'rebuild s':>9} {'msgs/s':>8} {'objects':>8} {'objs/s':>8}")
+    for r in result["runs"]:
+        b = r["rebuild"]
+        print(f"{r['store']:<11} {b['seconds']:>9} {b['messages_per_s']:>8} {b['objects']:>8} "
+              f"{b['objects_per_s']:>8}")  # fmt: skip
+    print()
+    print(f"{'store':<11} {'rate':>6} {'msgs/s':>7} {'txn/s':>6} {'msg/txn':>7} "
+          f"{'lag p50':>8} {'lag p99':>8} {'cpu':>5}")  # fmt: skip
+    for r in result["runs"]:
+        for f in r["follow"]:
+            print(f"{r['store']:<11} {f['rate']:>6} {f['messages_per_s']:>7} "
+                  f"{f['transactions_per_s']:>6} {f['messages_per_transaction']:>7} "
+                  f"{f['lag_p50_ms']!s:>8} {f['lag_p99_ms']!s:>8} "
+                  f"{f['process_cpu_share']:>5}")  # fmt: skip
+    print()
+    for r in result["runs"]:
+        d = r["deltas"]
+        m = d["metric_only_patch"]
+        print(f"{r['store']}: deltas put {d['put']} patch {d['patch']} del {d['del']}")
+        print(f"  metric-only patches: {m['count']}, {m['avg_bytes']} B on average, against "
+              f"{m['whole_object_avg_bytes']} B for the whole object "
+              f"(ratio {m['ratio']})")  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--vms", type=int, default=10_000)
+    parser.add_argument("--hosts", type=int, default=16)
+    parser.add_argument("--rates", default="100,1000")
+    parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument("--batch", type=int, default=1000)
+    parser.add_argument("--postgres", default=None)
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "projection.json")
+    args = parser.parse_args()
+    result = asyncio.run(run(args))
+    show(result)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))
+    print(f"written to {args.out}")
+
+
+if __name__ == "__main__":
+    main()
