@@ -69,20 +69,28 @@ METRIC_KEYS = frozenset({"memory", "cpus"})
 LAG = "xorca_projection_lag_seconds"
 
 
-def histogram_quantile(projection: Projection, name: str, q: float) -> float | None:
-    """The q-quantile of a Prometheus histogram, by linear interpolation in its buckets."""
+def histogram_buckets(projection: Projection, name: str) -> list[tuple[float, float]]:
+    """A Prometheus histogram's cumulative buckets: (upper bound, count), in order."""
     buckets: list[tuple[float, float]] = []
     for metric in projection.metrics.registry.collect():
         for sample in metric.samples:
             if sample.name == f"{name}_bucket":
                 buckets.append((float(sample.labels["le"]), sample.value))
-    buckets.sort()
-    if not buckets or buckets[-1][1] == 0:
+    return sorted(buckets)
+
+
+def quantile(
+    after: list[tuple[float, float]], before: list[tuple[float, float]], q: float
+) -> float | None:
+    """The q-quantile of what a histogram observed between two readings of its buckets, by
+    linear interpolation inside the bucket it falls in."""
+    pairs = zip(after, before, strict=True)
+    counts = [(bound, count - earlier) for (bound, count), (_, earlier) in pairs]
+    if not counts or counts[-1][1] == 0:
         return None
-    total = buckets[-1][1]
-    rank = q * total
+    rank = q * counts[-1][1]
     low_bound, low_count = 0.0, 0.0
-    for bound, count in buckets:
+    for bound, count in counts:
         if count >= rank:
             if bound == float("inf"):
                 return low_bound
@@ -183,6 +191,7 @@ async def follow_rates(
     for rate in [float(r) for r in args.rates.split(",")]:
         before = projection.metrics.value("xorca_projection_messages_total")
         batches = projection.metrics.value("xorca_projection_batch_size_count")
+        lag_before = histogram_buckets(projection, LAG)
         wall, cpu = time.perf_counter(), time.process_time()
         await set_activity(control_url, rate)
         await asyncio.sleep(args.seconds)
@@ -195,8 +204,8 @@ async def follow_rates(
             "messages_per_s": round(applied / wall),
             "transactions_per_s": round(transactions / wall, 1),
             "messages_per_transaction": round(applied / max(transactions, 1), 1),
-            "lag_p50_ms": _ms(histogram_quantile(projection, LAG, 0.5)),
-            "lag_p99_ms": _ms(histogram_quantile(projection, LAG, 0.99)),
+            "lag_p50_ms": _ms(quantile(histogram_buckets(projection, LAG), lag_before, 0.5)),
+            "lag_p99_ms": _ms(quantile(histogram_buckets(projection, LAG), lag_before, 0.99)),
             "process_cpu_share": round(cpu / wall, 2),
         })  # fmt: skip
         print(f"  {label}: follow {follows[-1]}")
@@ -237,6 +246,15 @@ async def bench_store(
     sub = await nc.subscribe("xorca.v1.delta.>", cb=sizes.handle)
     with collector_process(nats_url):
         async with service_running(run_projection, settings) as projection:
+            started = time.perf_counter()
+            while not projection.readiness()[0]:  # noqa: ASYNC110 - a computed state
+                await asyncio.sleep(0.05)
+            restart_s = round(time.perf_counter() - started, 2)
+            print(f"  {label}: restarted on the built store in {restart_s} s")
+            # the collector's resynchronisation (the pool changed since it last ran) goes first
+            await asyncio.sleep(5)
+            while projection.lag:  # noqa: ASYNC110 - a computed state
+                await asyncio.sleep(0.1)
             await follow_rates(projection, control_url, args, follows, label)
             await nc.flush()
             await sub.unsubscribe()
@@ -256,7 +274,8 @@ async def bench_store(
         if patches and whole
         else None,
     }
-    return {"store": label, "rebuild": rebuilt, "follow": follows, "deltas": deltas}
+    return {"store": label, "rebuild": rebuilt, "restart_s": restart_s, "follow": follows,
+            "deltas": deltas}  # fmt: skip
 
 
 def _ms(seconds: float | None) -> float | None:

@@ -21,6 +21,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from tests.support.sdk import sdk_session
 from xorca.contracts.objects import decode_object
+from xorca.store import Store
 
 XORCA = str(Path(sys.executable).parent / "xorca")
 
@@ -97,6 +98,23 @@ async def test_demo_json_line_describes_everything_that_runs(
     assert httpx.get(line["collector_url"] + "/readyz").status_code == 200
     # printed once both pools are published: a subscriber finds them on xorca.v1.obj.>
     assert {p["uuid"] for p in line["pools"]} == await pools_in_the_log(line["nats_url"])
+    # and projected: the state store holds both pools and their VMs, the projection is ready
+    ready = httpx.get(line["projection_url"] + "/readyz")
+    assert ready.status_code == 200 and ready.json()["position"] > 0
+    store = await Store.open(line["database_url"], migrate=False)
+    async with store, store.reader() as reader:
+        pools = await reader.list("pool")
+        vms = await reader.count("vm")
+        statuses = await reader.list("pool-status")
+    assert {row.id for row in pools} == {p["uuid"] for p in line["pools"]}
+    assert vms >= 100
+    assert {row.data["state"] for row in statuses if row.data} == {"synced"}
+    # and served: the api answers with the token the line gives, and only with it
+    auth = {"Authorization": f"Bearer {line['token']}"}
+    listed = httpx.get(line["api_url"] + "/api/v1/pools", headers=auth)
+    assert listed.status_code == 200
+    assert {p["id"] for p in listed.json()["items"]} == {p["uuid"] for p in line["pools"]}
+    assert httpx.get(line["api_url"] + "/api/v1/pools").status_code == 401
     assert stop(process) == 0
 
 

@@ -35,6 +35,7 @@ from xorca.collector.service import Collector
 from xorca.contracts.audit import CommandAudited, decode_audit
 from xorca.contracts.commands import Command, CommandAccepted, CommandFailed, parse_reply
 from xorca.contracts.subjects import audit_subject, command_subject, object_subject
+from xorca.xapi.errors import HandleInvalid
 
 
 def halted_vm(sim: SimThread) -> tuple[str, str]:
@@ -98,6 +99,7 @@ async def test_a_command_runs_end_to_end(
             assert reply.task is not None and reply.task.startswith("OpaqueRef:")
             # the task runs in XAPI and comes back through the log, with its result
             task_uuid = await on_sim(sim, 1, lambda p: p.db.get("task", reply.task)["uuid"])
+            assert reply.task_uuid == task_uuid  # what clients know the task by
             task = await in_log(
                 js, object_subject(pool, "task", task_uuid), lambda r: r["status"] == "success"
             )
@@ -124,6 +126,35 @@ async def test_a_command_runs_end_to_end(
         assert (records["r2"].outcome, records["r3"].outcome) == ("accepted", "failed")
         assert records["r3"].error is not None
         assert records["r3"].error.code == "HANDLE_INVALID"
+
+
+async def test_a_task_whose_uuid_cannot_be_read_is_still_accepted(
+    nats_server: NatsServer, nc: Client, js: JetStreamContext
+) -> None:
+    """``task.get_uuid`` failing after XAPI started the task leaves ``task_uuid`` out: the task
+    runs, so the command must not be reported as failed."""
+    with simulated() as sim:
+        await register(js, entry_of(sim, 1))
+        pool = uuid_of(sim)
+        async with Replica(settings_for(nats_server)) as replica:
+            await wait_status(js, "pool-1", "synced")
+            assert replica.collector is not None
+            link = replica.collector.runners()["pool-1"].link
+            assert link is not None
+            call = link.xapi.call
+
+            async def failing(method: str, *params: Any, **kw: Any) -> Any:
+                if method == "task.get_uuid":
+                    raise HandleInvalid("HANDLE_INVALID", ["task", str(params[0])])
+                return await call(method, *params, **kw)
+
+            link.xapi.call = failing  # type: ignore[method-assign]
+            vm, _ = halted_vm(sim)
+            reply = await send(nc, pool, command("VM.clone", vm, "uuid unread"))
+            assert isinstance(reply, CommandAccepted)
+            assert reply.task is not None and reply.task_uuid is None
+            status = await on_sim(sim, 1, lambda p: p.db.get("task", reply.task)["status"])
+            assert status in ("pending", "success")
 
 
 def bodies(vm: str) -> list[tuple[str, bytes, str, bool]]:

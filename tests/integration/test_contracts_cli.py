@@ -125,3 +125,21 @@ def test_keygen_gives_a_usable_key() -> None:
     from xorca.contracts.passwords import PasswordCipher
 
     PasswordCipher(result.stdout.strip())
+
+
+def test_token_create_list_revoke(env: dict[str, str]) -> None:
+    code, out, err = xorca(env, "token", "create", "--name", "ci-robot")
+    assert code == 0, err
+    token = out.strip()
+    assert token.startswith("xorca_") and "not shown again" in err
+    code, out, _ = xorca(env, "token", "list", "--json")
+    listed = json.loads(out)
+    assert [(t["name"], t["role"]) for t in listed] == [("ci-robot", "admin")]
+    assert token not in out
+    assert token.split("_")[1] == listed[0]["id"]
+    code, out, _ = xorca(env, "token", "revoke", listed[0]["id"])
+    assert (code, out.strip()) == (0, f"token {listed[0]['id']} revoked")
+    code, out, _ = xorca(env, "token", "list")
+    assert (code, out.strip()) == (0, "")
+    code, _, err = xorca(env, "token", "revoke", listed[0]["id"])
+    assert code == 1 and "no token" in err

@@ -11,7 +11,7 @@ from xorca.contracts.setup import ensure_streams
 
 # the real NATS server fixtures (nats_server, nc, js)
 
-STREAMS = ("XORCA_OBJECTS", "XORCA_AUDIT", "KV_XORCA_POOLS", "KV_XORCA_LEASES")
+STREAMS = ("XORCA_OBJECTS", "XORCA_AUDIT", "KV_XORCA_POOLS", "KV_XORCA_LEASES", "KV_XORCA_TOKENS")
 
 
 async def configs(js: JetStreamContext) -> dict[str, StreamConfig]:
@@ -47,6 +47,8 @@ async def test_layout_of_the_streams(js: JetStreamContext) -> None:
     assert (await pools.status()).history == 5
     leases = await js.key_value("XORCA_LEASES")
     assert (await leases.status()).history == 1
+    tokens = await js.key_value("XORCA_TOKENS")
+    assert (await tokens.status()).history == 1
 
 
 async def test_a_changed_setting_updates_only_its_stream(js: JetStreamContext) -> None:
@@ -57,6 +59,7 @@ async def test_a_changed_setting_updates_only_its_stream(js: JetStreamContext) -
         "XORCA_AUDIT": "updated",
         "KV_XORCA_POOLS": "unchanged",
         "KV_XORCA_LEASES": "unchanged",
+        "KV_XORCA_TOKENS": "unchanged",
     }
     assert (await js.stream_info("XORCA_OBJECTS")).config.max_msgs_per_subject == 7
     assert (await js.stream_info("XORCA_AUDIT")).config.max_age == 3600

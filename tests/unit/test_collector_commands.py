@@ -105,6 +105,17 @@ def test_accepted_as_a_task_or_with_a_result_and_audited() -> None:
     assert result.reply == CommandAccepted(request_id="r-1", result="")
 
 
+def test_accepted_carries_the_task_uuid_when_it_was_read() -> None:
+    good = checked("VM.clone", VM, "copy")
+    uuid = "1c2d3e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f"
+    task = plan.accepted(good, task="OpaqueRef:task", task_uuid=uuid)
+    assert task.reply == CommandAccepted(request_id="r-1", task="OpaqueRef:task", task_uuid=uuid)
+    assert orjson.loads(task.reply.to_json())["task_uuid"] == uuid
+    # not read: the reply has no such key (a v1 client that predates it sees nothing new)
+    unread = plan.accepted(good, task="OpaqueRef:task")
+    assert "task_uuid" not in orjson.loads(unread.reply.to_json())
+
+
 def test_refused_by_xapi_keeps_its_code_and_params() -> None:
     good = checked("VM.start", VM, False, False)
     error = BadPowerState("VM_BAD_POWER_STATE", [VM, "halted", "running"])

@@ -12,6 +12,7 @@ import pytest
 from xorca.contracts.asyncapi import EXAMPLES, document, render
 from xorca.contracts.audit import CommandAudited
 from xorca.contracts.commands import ALLOWED_METHODS, parse_command, parse_reply, validate
+from xorca.contracts.deltas import DeltaHeaders, decode_delta
 from xorca.contracts.objects import ObjectChanged, ObjectHeaders, decode_object
 from xorca.contracts.status import PoolStatusChanged
 
@@ -101,6 +102,10 @@ def test_examples_are_valid_messages() -> None:
     for reply in ("CommandAccepted", "CommandFailed"):
         parse_reply(orjson.dumps(EXAMPLES[reply]["payload"]))
     CommandAudited.model_validate(EXAMPLES["CommandAudited"]["payload"])
+    delta = EXAMPLES["ObjectProjected"]
+    DeltaHeaders.model_validate(delta["headers"])
+    decoded = decode_delta("xorca.v1.delta.vm", orjson.dumps(delta["payload"]))
+    assert decoded.rev == int(delta["headers"]["Xorca-Rev"])
 
 
 @pytest.mark.parametrize("name", sorted(EXAMPLES))

@@ -206,6 +206,9 @@ def test_refusal_reply_echoes_the_request_id_even_from_a_bad_body() -> None:
 def test_replies_parse_to_their_kind() -> None:
     accepted = parse_reply(b'{"request_id": "r", "task": "OpaqueRef:t"}')
     assert accepted == CommandAccepted(request_id="r", task="OpaqueRef:t")
+    assert isinstance(accepted, CommandAccepted) and accepted.task_uuid is None  # older replies
+    with_uuid = parse_reply(b'{"request_id": "r", "task": "OpaqueRef:t", "task_uuid": "u-1"}')
+    assert isinstance(with_uuid, CommandAccepted) and with_uuid.task_uuid == "u-1"
     sync = parse_reply(b'{"request_id": "r", "result": ""}')
     assert isinstance(sync, CommandAccepted)
     assert sync.result == ""

@@ -126,6 +126,40 @@ def test_revisions_do_not_depend_on_how_the_log_is_cut_into_batches():
     assert results[0][("vm", "vm-1")][0] == 6 and results[0][("vm", "vm-2")] == (5, None)
 
 
+def host(**fields: Any) -> dict[str, Any]:
+    return {"uuid": "host-1", "name_label": "h1", "resident_VMs": [], "enabled": True} | fields
+
+
+def test_a_vm_names_its_host_without_following_its_changes():
+    p = Projector()
+    change(p, 1, "host", "OpaqueRef:h1", "add", host())
+    change(p, 2, "vm", "OpaqueRef:v1", "add", vm(power_state="Running",
+                                                 resident_on="OpaqueRef:h1"))  # fmt: skip
+    first = by_key(p.flush())
+    assert first[("vm", "vm-1")].data["$host"] == "host-1"  # type: ignore[index]
+    # the host's record changes (its VMs, its name…): the VM is not translated again
+    change(p, 3, "host", "OpaqueRef:h1", "mod", host(name_label="renamed",
+                                                     resident_VMs=["OpaqueRef:v1"]))  # fmt: skip
+    assert list(by_key(p.flush())) == [("host", "host-1")]
+
+
+def test_a_named_record_that_appears_late_fills_the_link_with_a_later_revision():
+    p = Projector()
+    change(p, 1, "vm", "OpaqueRef:v1", "add", vm(power_state="Running",
+                                                 resident_on="OpaqueRef:h1"))  # fmt: skip
+    assert "$host" not in (by_key(p.flush())[("vm", "vm-1")].data or {})
+    change(p, 4, "host", "OpaqueRef:h1", "add", host())
+    out = by_key(p.flush())
+    assert out[("vm", "vm-1")].data["$host"] == "host-1"  # type: ignore[index]
+    assert out[("vm", "vm-1")].stamp.seq == 4  # clients at 1 must hear of the link
+    # in one batch (a rebuild), the VM was never without it: its own revision
+    p = Projector()
+    change(p, 1, "vm", "OpaqueRef:v1", "add", vm(power_state="Running",
+                                                 resident_on="OpaqueRef:h1"))  # fmt: skip
+    change(p, 4, "host", "OpaqueRef:h1", "add", host())
+    assert by_key(p.flush())[("vm", "vm-1")].stamp.seq == 1
+
+
 def test_loading_stored_records_restores_who_reads_what():
     p = Projector()
     failures = p.load([
@@ -145,10 +179,10 @@ def p_raw(cls: str, ref: str, record: dict[str, Any]) -> Raw:
 def test_an_untranslatable_record_is_reported_and_keeps_its_previous_version():
     broken = {"OpaqueRef:v1"}
 
-    def translator(raw: Raw, lookup: Lookup) -> ClientObject | None:
+    def translator(raw: Raw, lookup: Lookup, link: Lookup) -> ClientObject | None:
         if raw.ref in broken:
             raise TranslationError(raw.cls, raw.ref, "unusable")
-        return translate(raw, lookup)
+        return translate(raw, lookup, link)
 
     p = Projector(translator=translator)
     change(p, 1, "vm", "OpaqueRef:v1", "add", vm())

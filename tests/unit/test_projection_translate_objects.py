@@ -115,7 +115,7 @@ def test_a_host(hosts: Records) -> None:
         "system_product_name": "PowerEdge R650",
         "boot_time": "2026-11-18T08:32:26Z",
         "$control_domain": "dom0-uuid",
-        "$resident_vms": ["dom0-uuid", "vm1-uuid"],
+        "resident_vm_count": 2,
         "$pifs": ["pif1-uuid"],
         "$pbds": ["pbd1-uuid"],
         "allowed_operations": ["evacuate"],
@@ -201,7 +201,7 @@ def test_an_sr(storage: Records) -> None:
         "attached": True,
         "$pbds": ["pbd1-uuid", "pbd2-uuid"],
         "$hosts": ["h1-uuid", "h2-uuid"],
-        "$vdis": ["vdi1-uuid", "vdis-uuid"],
+        "vdi_count": 2,
         "allowed_operations": ["scan"],
         "current_operations": {},
     }
@@ -387,7 +387,7 @@ def test_a_network(network: Records) -> None:
         "default_locking_mode": "unlocked",
         "purpose": [],
         "$pifs": ["pif1-uuid", "vlan-uuid"],
-        "$vifs": ["vif-off-uuid", "vif0-uuid"],
+        "vif_count": 2,
         "allowed_operations": [],
         "current_operations": {},
     }

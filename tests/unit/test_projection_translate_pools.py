@@ -200,7 +200,7 @@ def test_simulated_vms_sit_where_they_run_and_show_their_addresses() -> None:
         container = objects[vm["$container"]]
         if vm["power_state"] == "Running":
             assert container.type == "host"
-            assert vm["id"] in container.data["$resident_vms"]
+            assert vm["$host"] == container.id
         else:
             assert container.id == pool.uuid
         guest = records.get(by_uuid[vm["id"]].record["guest_metrics"])

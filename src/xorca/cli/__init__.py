@@ -10,10 +10,12 @@ from typing import Annotated
 import orjson
 import typer
 
+from xorca.cli.api import api
 from xorca.cli.collector import collector
 from xorca.cli.demo import DemoInfo, demo_line, run_demo
 from xorca.cli.pool import pool_app
 from xorca.cli.projection import projection_app
+from xorca.cli.token import token_app
 from xorca.xapi.sim.control import ControlEndpoint
 from xorca.xapi.sim.pool import SimConfig
 from xorca.xapi.sim.run import serve
@@ -22,7 +24,9 @@ from xorca.xapi.sim.simulator import SimOptions, Simulator
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 app.add_typer(pool_app, name="pool")
 app.command()(collector)
+app.command()(api)
 app.add_typer(projection_app, name="projection")
+app.add_typer(token_app, name="token")
 
 Pools = Annotated[int, typer.Option(help="Number of simulated pools.", min=1, max=50)]
 Hosts = Annotated[int, typer.Option(help="Hosts in each pool.", min=1, max=64)]
@@ -84,7 +88,8 @@ def sim(
 @app.command()
 def demo(json: Json = False) -> None:
     """Run everything built so far: NATS with JetStream, two living simulated pools, a
-    collector publishing them, and the projection keeping the state store. Ctrl-C stops it all."""
+    collector publishing them, the projection keeping the state store, and the API gateway on
+    http://127.0.0.1:8080. Ctrl-C stops it all."""
     options = SimOptions(pools=2, hosts_per_pool=3, vms_per_pool=60, activity_rate=2.0)
 
     def announce(info: DemoInfo) -> None:
@@ -101,6 +106,8 @@ def demo(json: Json = False) -> None:
         if info.projection_url:
             typer.echo(f"projection: {info.projection_url}/readyz  {info.projection_url}/metrics")
         typer.echo(f"state store: {info.database_url}")
+        typer.echo(f"API: {info.api_url}/api/v1  (docs: {info.api_url}/api/v1/docs)")
+        typer.echo(f"API token (shown once): {info.token}")
         typer.echo(f"fault injection: {info.control.url}/pools   (Ctrl-C stops)")
 
     _run(run_demo(options, announce))

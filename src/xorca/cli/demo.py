@@ -10,7 +10,9 @@ publishing them, all on this machine and all stopped by Ctrl-C.
   the bus says ``synced``, i.e. once its objects are all in the stream;
 - the projection runs in this process too, on a SQLite state store in the same temporary
   directory (``XORCA_DATABASE_URL`` chooses another store), and the demo waits until it has
-  applied the whole stream.
+  applied the whole stream;
+- the api gateway serves it on http://127.0.0.1:8080 (another free port when 8080 is taken,
+  or ``XORCA_API_PORT``), with an API token made for this run and printed once.
 """
 
 from __future__ import annotations
@@ -34,12 +36,16 @@ from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, DeliverPolicy
 from pydantic import SecretStr
 
+from xorca.api.bootstrap import run as run_api
+from xorca.api.settings import ApiSettings
 from xorca.collector.bootstrap import run as run_collector
 from xorca.collector.settings import CollectorSettings
 from xorca.contracts.passwords import generate_secret_key
 from xorca.contracts.registry import PoolEntry, Registry
 from xorca.contracts.setup import ensure_streams
 from xorca.contracts.status import decode_status
+from xorca.contracts.subjects import OBJECTS_STREAM
+from xorca.contracts.tokens import Tokens
 from xorca.projection.bootstrap import run as run_projection
 from xorca.projection.service import Projection
 from xorca.projection.settings import ProjectionSettings
@@ -51,6 +57,7 @@ from xorca.xapi.sim.simulator import SimOptions, Simulator
 __all__ = ["Announce", "DemoInfo", "NatsProcess", "run_demo"]
 
 NATS_SERVER = Path(sys.executable).parent / "nats-server"
+DEMO_API_PORT = 8080
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +70,8 @@ class DemoInfo:
     collector_url: str | None
     projection_url: str | None
     database_url: str
+    api_url: str
+    token: str
 
 
 Announce = Callable[[DemoInfo], None]
@@ -182,10 +191,24 @@ def nats_running() -> Iterator[NatsProcess]:
         yield n
 
 
-async def wait_projected(projection: Projection, timeout: float) -> None:
-    """Until the projection has applied everything the stream held (it said it is caught up)."""
+def api_port() -> int:
+    """``XORCA_API_PORT``, else 8080 when it is free, else any free port (the line says which)."""
+    wanted = os.environ.get("XORCA_API_PORT", "").strip()
+    if wanted.isdigit():
+        return int(wanted)
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", DEMO_API_PORT))
+        except OSError:
+            return 0
+    return DEMO_API_PORT
+
+
+async def wait_projected(projection: Projection, js: JetStreamContext, timeout: float) -> None:
+    """Until the projection has applied everything the stream holds now."""
+    end = (await js.stream_info(OBJECTS_STREAM)).state.last_seq
     async with asyncio.timeout(timeout):
-        while not projection.readiness()[0]:  # noqa: ASYNC110 - a computed state, not an event
+        while projection.position < end or not projection.readiness()[0]:  # noqa: ASYNC110
             await asyncio.sleep(0.05)
 
 
@@ -221,12 +244,21 @@ async def run_demo(options: SimOptions, announce: Announce, *, ready_timeout: fl
                     log_json=False,
                     projection_wait=0.2,
                 )
+                token, _ = await (await Tokens.open(js, create=True)).create("demo")
+                api_settings = ApiSettings(
+                    nats_url=nats_server.url,
+                    database_url=database_url,
+                    api_host="127.0.0.1",
+                    api_port=api_port(),
+                    log_json=False,
+                )
                 async with (
                     service_running(run_collector, settings) as collector,
                     service_running(run_projection, projection_settings) as projection,
+                    service_running(run_api, api_settings) as gateway,
                 ):
                     await wait_synced(js, {e.id for e in entries}, ready_timeout)
-                    await wait_projected(projection, ready_timeout)
+                    await wait_projected(projection, js, ready_timeout)
                     info = DemoInfo(
                         sim=sim,
                         control=control,
@@ -234,6 +266,8 @@ async def run_demo(options: SimOptions, announce: Announce, *, ready_timeout: fl
                         collector_url=collector.http.url if collector.http else None,
                         projection_url=projection.http.url if projection.http else None,
                         database_url=database_url,
+                        api_url=gateway.url,
+                        token=token,
                     )
                     announce(info)
                     await wait_for_signal()
@@ -254,4 +288,6 @@ def demo_line(info: DemoInfo) -> Any:
         "collector_url": info.collector_url,
         "projection_url": info.projection_url,
         "database_url": info.database_url,
+        "api_url": info.api_url,
+        "token": info.token,
     }

@@ -23,6 +23,7 @@ from xorca.contracts.commands import (
     CommandFailed,
     allowed_methods,
 )
+from xorca.contracts.deltas import DELTA, DeltaHeaders, ObjectProjected
 from xorca.contracts.examples import EXAMPLES
 from xorca.contracts.objects import ObjectHeaders
 from xorca.contracts.registry import StoredPoolEntry
@@ -31,6 +32,7 @@ from xorca.contracts.subjects import (
     AUDIT,
     AUDIT_STREAM,
     CMD,
+    DEADLETTER,
     OBJ,
     OBJECTS_STREAM,
     POOLS_BUCKET,
@@ -84,8 +86,21 @@ def document() -> dict[str, Any]:
     failed_ref = _schema(CommandFailed, schemas)
     audited_ref = _schema(CommandAudited, schemas)
     entry_ref = _schema(StoredPoolEntry, schemas)
+    delta_ref = _schema(ObjectProjected, schemas)
+    delta_headers_ref = _schema(DeltaHeaders, schemas)
     _schema(ErrorBody, schemas)
     schemas["Command"]["properties"]["method"]["enum"] = list(ALLOWED_METHODS)
+    schemas["DeadLetterHeaders"] = {
+        "type": "object",
+        "title": "DeadLetterHeaders",
+        "properties": {
+            "Xorca-Stream-Seq": {"type": "string", "description": "sequence in XORCA_OBJECTS"},
+            "Xorca-Subject": {"type": "string", "description": "the message's subject"},
+            "Xorca-Reason": {"type": "string", "enum": ["malformed", "untranslatable", "unknown"]},
+            "Xorca-Error": {"type": "string", "description": "why, at most 1,000 characters"},
+        },
+        "required": ["Xorca-Stream-Seq", "Xorca-Subject", "Xorca-Reason", "Xorca-Error"],
+    }
     # a header is absent or a string, never null
     for prop in schemas["ObjectHeaders"]["properties"].values():
         if "anyOf" in prop:
@@ -132,6 +147,21 @@ def document() -> dict[str, Any]:
         ),
         "CommandAudited": _message(
             "CommandAudited", "Command audited", "A command and its outcome.", audited_ref
+        ),
+        "ObjectProjected": _message(
+            "ObjectProjected",
+            "Object projected",
+            "A client object the projection committed to the state store: put (whole), patch "
+            "(RFC 7386 merge patch against the previous version) or del. See docs/objects.md.",
+            delta_ref,
+            headers=delta_headers_ref,
+        ),
+        "DeadLetter": _message(
+            "DeadLetter",
+            "Dead letter",
+            "A log message the projection could not use and skipped; the body is the message's.",
+            {"description": "the skipped message's body, as it was"},
+            headers=_ref(REF.format(model="DeadLetterHeaders")),
         ),
         "PoolRegistryEntry": _message(
             "PoolRegistryEntry",
@@ -180,6 +210,20 @@ def document() -> dict[str, Any]:
             "parameters": {"pool_uuid": _param("uuid of the XAPI pool")},
             "messages": {"commandAudited": _ref("#/components/messages/CommandAudited")},
         },
+        "deltas": {
+            "address": f"{DELTA}.{{type}}",
+            "title": "Object deltas (core NATS, not stored: the state store is the record)",
+            "description": "Every object change the projection committed, after the commit. "
+            "Xorca-Chain tells a subscriber when it missed some (then read the store).",
+            "parameters": {"type": _param("client object type: vm, host, pool-status…")},
+            "messages": {"objectProjected": _ref("#/components/messages/ObjectProjected")},
+        },
+        "deadLetters": {
+            "address": f"{DEADLETTER}.{{service}}",
+            "title": "Dead letters (core NATS): messages a service skipped",
+            "parameters": {"service": _param("the service that skipped it: projection")},
+            "messages": {"deadLetter": _ref("#/components/messages/DeadLetter")},
+        },
         "poolRegistry": {
             "address": f"$KV.{POOLS_BUCKET}.{{registry_id}}",
             "title": f"Pool registry (KV bucket {POOLS_BUCKET}, key = registry id)",
@@ -218,6 +262,18 @@ def document() -> dict[str, Any]:
             "channel": _ref("#/channels/audit"),
             "summary": "Every command a collector decoded, with its actor and outcome.",
             "messages": [_ref("#/channels/audit/messages/commandAudited")],
+        },
+        "publishDelta": {
+            "action": "send",
+            "channel": _ref("#/channels/deltas"),
+            "summary": "The projection publishes every object change it committed.",
+            "messages": [_ref("#/channels/deltas/messages/objectProjected")],
+        },
+        "publishDeadLetter": {
+            "action": "send",
+            "channel": _ref("#/channels/deadLetters"),
+            "summary": "The projection reports each log message it could not use.",
+            "messages": [_ref("#/channels/deadLetters/messages/deadLetter")],
         },
         "watchRegistry": {
             "action": "receive",

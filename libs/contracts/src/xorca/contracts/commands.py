@@ -9,10 +9,24 @@ Request body `Command` ``{method, args, actor, request_id}``:
 - ``actor`` is who asked (as the api authenticated them), recorded on the audit stream;
 - ``request_id`` is the caller's id for this request, echoed in the reply and the audit record.
 
-Reply: `CommandAccepted` ``{request_id, task}`` when XAPI runs the call as a task (every allowed
-method except the field setters and ``task.cancel``, which XAPI runs synchronously: those answer
-``{request_id, result}`` once done), or `CommandFailed` ``{request_id, error: {code, params}}``
-with XAPI's own code, or one of ours:
+Reply: `CommandAccepted` ``{request_id, task, task_uuid}`` when XAPI runs the call as a task
+(every allowed method except the field setters and ``task.cancel``, which XAPI runs
+synchronously: those answer ``{request_id, result}`` once done), or `CommandFailed`
+``{request_id, error: {code, params}}`` with XAPI's own code, or one of ours.
+
+==========================  ==================================================================
+`CommandAccepted` field     meaning
+==========================  ==================================================================
+request_id                  the command's, echoed
+task                        the XAPI task ref (async methods): valid in this pool only
+task_uuid                   the task's uuid, the id of the ``task`` object clients follow
+                            (``/api/v1/tasks/<uuid>``, ``xorca.v1.obj.<pool>.task.<uuid>``);
+                            added within v1, so optional: absent when the collector could not
+                            read it (the task runs all the same) or predates the field
+result                      the return value of a synchronous call
+==========================  ==================================================================
+
+The refusals:
 
 ==========================  =================  ===============================================
 code                        params             meaning
@@ -185,10 +199,18 @@ class Command(Message):
 
 
 class CommandAccepted(Message):
-    """XAPI took the call: ``task`` to follow it (async methods), or its ``result`` (sync ones)."""
+    """XAPI took the call: ``task`` (and ``task_uuid``) to follow it (async methods), or its
+    ``result`` (sync ones)."""
 
     request_id: Token | None = None
     task: Annotated[str | None, Field(description="XAPI task ref", examples=["OpaqueRef:…"])] = None
+    task_uuid: Annotated[
+        str | None,
+        Field(
+            description="the task's uuid, the id of its task object (absent: not read)",
+            examples=["1c2d3e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f"],
+        ),
+    ] = None
     result: Annotated[JsonValue, Field(description="result of a synchronous call")] = None
 
 

@@ -9,6 +9,10 @@ On the wire (core NATS, not stored: the state store is the record, these are its
                                                    once this delta is published
              Xorca-Chain: <epoch>:<n>              n counts the deltas one projection process
                                                    published (epoch: random, per start)
+             Xorca-Complete: <revision>            on the last delta of each revision (deltas go
+                                                   out in revision order): with it, a subscriber
+                                                   has every change up to that revision (the
+                                                   commit's, on a commit's last delta)
     body     {"op", "type", "id", "pool"?, "rev", "data" (put) | "patch" (patch)}
 
 - ``put``: the whole object (``data``), new or replaced;
@@ -37,8 +41,10 @@ from xorca.contracts.subjects import PREFIX
 __all__ = [
     "CHAIN_HEADER",
     "COMMIT_HEADER",
+    "COMPLETE_HEADER",
     "DELTA",
     "OBJECT_TYPES",
+    "DeltaHeaders",
     "DeltaOp",
     "ObjectProjected",
     "collection_type",
@@ -54,6 +60,7 @@ OP_HEADER = "Xorca-Op"
 REV_HEADER = "Xorca-Rev"
 COMMIT_HEADER = "Xorca-Commit"
 CHAIN_HEADER = "Xorca-Chain"
+COMPLETE_HEADER = "Xorca-Complete"
 
 #: every client object type, and the REST collection that lists it (docs/objects.md)
 OBJECT_TYPES: dict[str, str] = {
@@ -93,6 +100,31 @@ class ObjectProjected(Message):
     patch: Annotated[dict[str, Any] | None, Field(description="patch: RFC 7386 merge patch")] = None
 
 
+class DeltaHeaders(Message):
+    """The headers of a delta (described for the AsyncAPI document)."""
+
+    op: Annotated[DeltaOp, Field(alias=OP_HEADER)]
+    rev: Annotated[str, Field(alias=REV_HEADER, description="the object's new revision")]
+    commit: Annotated[
+        str, Field(alias=COMMIT_HEADER, description="the store holds every change up to this")
+    ]
+    chain: Annotated[
+        str,
+        Field(
+            alias=CHAIN_HEADER,
+            pattern=r"^[0-9a-f]+:[0-9]+$",
+            description="<epoch>:<n>: a new epoch or a skipped n means deltas were missed",
+        ),
+    ]
+    complete: Annotated[
+        str | None,
+        Field(
+            alias=COMPLETE_HEADER,
+            description="on the last delta of a revision: every change up to this is out",
+        ),
+    ] = None
+
+
 def collection_type(collection: str) -> str | None:
     """The object type a REST collection lists (``vms`` → ``vm``), or None."""
     return _COLLECTIONS.get(collection)
@@ -112,8 +144,11 @@ def parse_delta_subject(subject: str) -> str:
     return type_
 
 
-def encode_delta(delta: ObjectProjected, *, commit: int, chain: str) -> OutgoingMessage:
-    """The message for ``delta``; ``commit`` and ``chain`` as the module docstring says."""
+def encode_delta(
+    delta: ObjectProjected, *, commit: int, chain: str, complete: int | None = None
+) -> OutgoingMessage:
+    """The message for ``delta``; ``commit``, ``chain`` and ``complete`` as the module docstring
+    says."""
     body: dict[str, Any] = {"op": delta.op, "type": delta.type, "id": delta.id}
     if delta.pool is not None:
         body["pool"] = delta.pool
@@ -128,6 +163,8 @@ def encode_delta(delta: ObjectProjected, *, commit: int, chain: str) -> Outgoing
         COMMIT_HEADER: str(commit),
         CHAIN_HEADER: chain,
     }
+    if complete is not None:
+        headers[COMPLETE_HEADER] = str(complete)
     return OutgoingMessage(delta_subject(delta.type), headers, orjson.dumps(body))
 
 

@@ -16,6 +16,32 @@ _ENTRY = "8d6f5b9e-2a41-4c3d-9e7f-1b0a2c3d4e5f"
 _AT = "2026-11-26T09:30:00Z"
 
 EXAMPLES: dict[str, dict[str, Any]] = {
+    "ObjectProjected": {
+        "headers": {
+            "Xorca-Op": "patch",
+            "Xorca-Rev": "48213",
+            "Xorca-Commit": "48220",
+            "Xorca-Chain": "9c1e4a7b:5127",
+            "Xorca-Complete": "48213",
+        },
+        "payload": {
+            "op": "patch",
+            "type": "vm",
+            "id": _VM,
+            "pool": _POOL,
+            "rev": 48213,
+            "patch": {"memory": {"actual": 2147483648}, "cpus": {"usage": 0.31}},
+        },
+    },
+    "DeadLetter": {
+        "headers": {
+            "Xorca-Stream-Seq": "48190",
+            "Xorca-Subject": f"xorca.v1.obj.{_POOL}.vm.{_VM}",
+            "Xorca-Reason": "malformed",
+            "Xorca-Error": "body is not JSON (unexpected character: line 1 column 2 (char 1))",
+        },
+        "payload": "{not json",
+    },
     "ObjectChanged": {
         "headers": {
             "Xorca-Op": "mod",
@@ -58,6 +84,7 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "payload": {
             "request_id": "req-7f3a",
             "task": "OpaqueRef:1c2d3e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f",
+            "task_uuid": "5b8e2c1a-7d4f-4e3a-9c6b-2f1e0d9c8b7a",
         }
     },
     "CommandFailed": {

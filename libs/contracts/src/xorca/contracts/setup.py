@@ -12,9 +12,9 @@ compared; fields the server fills in by itself are left alone.
   get, so a publisher learns the last id of a subject in one round trip.
 - ``XORCA_AUDIT``: subjects ``xorca.v1.audit.>``; file storage; kept ``audit_max_age``; deletes
   and purges denied.
-- KV ``XORCA_POOLS`` (history 5: an entry's previous versions can be read back) and
-  ``XORCA_LEASES`` (history 1), laid out exactly as nats clients create KV buckets, so every
-  client library can bind to them.
+- KV ``XORCA_POOLS`` (history 5: an entry's previous versions can be read back),
+  ``XORCA_LEASES`` and ``XORCA_TOKENS`` (history 1), laid out exactly as nats clients create KV
+  buckets, so every client library can bind to them.
 """
 
 from __future__ import annotations
@@ -50,6 +50,7 @@ __all__ = [
     "ensure_streams",
     "kv_config",
     "objects_config",
+    "tokens_config",
 ]
 
 DEFAULT_HISTORY = 3
@@ -186,6 +187,15 @@ def leases_bucket_config(replicas: int = 1) -> StreamConfig:
     )
 
 
+def tokens_config(replicas: int = 1) -> StreamConfig:
+    return kv_config(
+        "XORCA_TOKENS",
+        history=1,
+        replicas=replicas,
+        description="xorca: api tokens (their SHA-256 only)",
+    )
+
+
 async def ensure_stream(js: JetStreamContext, config: StreamConfig) -> StreamAction:
     """Create the stream, or update it where it differs from ``config``."""
     assert config.name is not None
@@ -227,6 +237,7 @@ async def ensure_streams(
         audit_config(replicas=replicas, max_age=audit_max_age, duplicate_window=duplicate_window),
         pools_bucket_config(replicas),
         leases_bucket_config(replicas),
+        tokens_config(replicas),
     ):
         assert config.name is not None
         report.actions[config.name] = await ensure_stream(js, config)

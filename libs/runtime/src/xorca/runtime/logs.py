@@ -1,7 +1,9 @@
 """Logs as one JSON object per line (``XORCA_LOG_JSON``), for whatever collects container output.
 
-Each line has ``time`` (ISO 8601, UTC), ``level``, ``logger``, ``message``, and ``error`` with the
-traceback when there is one. Plain text is kept for people running a service in a terminal.
+Each line has ``time`` (ISO 8601, UTC), ``level``, ``logger``, ``message``, ``error`` with the
+traceback when there is one, and the structured fields a caller passed as
+``extra={"fields": {...}}`` (a request id, a status…). Plain text is kept for people running a
+service in a terminal.
 """
 
 from __future__ import annotations
@@ -23,6 +25,9 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
+        fields = getattr(record, "fields", None)
+        if isinstance(fields, dict):
+            line.update((k, v) for k, v in fields.items() if k not in line)
         if record.exc_info:
             line["error"] = self.formatException(record.exc_info)
         return orjson.dumps(line, default=str).decode()

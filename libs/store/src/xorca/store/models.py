@@ -97,6 +97,7 @@ class StoredObject(StoreModel, table=True):
     deleted: bool = Field(default=False)
     changed_at: datetime = Field(sa_type=UtcDateTime)
     data: dict[str, Any] | None = Field(default=None, sa_type=JSON_DOCUMENT)
+    ref: str | None = Field(default=None, sa_type=Text)
 
 
 class StoredRaw(StoreModel, table=True):

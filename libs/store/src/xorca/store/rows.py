@@ -35,6 +35,8 @@ class ObjectRow:
     deleted: bool
     changed_at: datetime  # aware, UTC when read back
     data: dict[str, Any] | None
+    #: the object's XAPI ref in its pool (what commands name it by); not part of ``data``
+    ref: str | None = None
 
     @property
     def key(self) -> tuple[str, str]:

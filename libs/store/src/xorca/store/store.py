@@ -68,6 +68,7 @@ _OBJECT_COLUMNS = (
     OBJECTS.c.rev,
     OBJECTS.c.deleted,
     OBJECTS.c.changed_at,
+    OBJECTS.c.ref,
     # the JSON as text (PostgreSQL: jsonb's text output; SQLite: the text as stored), decoded
     # here with orjson, the garbage collector paused (see `_gc_paused`): asyncpg's jsonb codec
     # would decode it during the fetch, with the collector running, at a third of the speed. A
@@ -104,6 +105,7 @@ def _object(row: Row[Any]) -> ObjectRow:
         deleted=bool(row.deleted),
         changed_at=row.changed_at,
         data=data,
+        ref=row.ref,
     )
 
 
@@ -115,6 +117,7 @@ def _object_params(row: ObjectRow) -> dict[str, Any]:
         "rev": row.rev,
         "deleted": row.deleted,
         "changed_at": row.changed_at,
+        "ref": row.ref,
         "data": None if row.deleted else row.data,
     }
 

@@ -27,6 +27,7 @@ from nats.errors import NoRespondersError
 from pydantic import JsonValue
 
 from xorca.collector.adapters.log import JetStreamLog
+from xorca.collector.adapters.xapi import PoolLink
 from xorca.collector.core import commands as plan
 from xorca.collector.metrics import Metrics
 from xorca.contracts.audit import encode_audit
@@ -49,6 +50,8 @@ QUEUE = "xorca-collector"
 INTERNAL = "_XORCA.collector.cmd"
 #: commands handled at once, per replica (more wait in NATS' buffer)
 _CONCURRENCY = 64
+#: longest wait for a started task's uuid (the reply waits for it, the task does not)
+_TASK_UUID_TIMEOUT = 5.0
 
 
 def internal_subject(pool: str) -> str:
@@ -191,11 +194,22 @@ class CommandService:
         try:
             if method.asynchronous:
                 task = await link.start(method.wire, checked.args, self.timeout)
-                return plan.accepted(checked, task=task.ref)
+                task_uuid = await self._task_uuid(link, task.ref)
+                return plan.accepted(checked, task=task.ref, task_uuid=task_uuid)
             result = await link.call(method.wire, checked.args, self.timeout)
             return plan.accepted(checked, result=cast(JsonValue, result))
         except XapiError as e:
             return plan.rejected_by_xapi(checked, e)
+
+    async def _task_uuid(self, link: PoolLink, ref: str) -> str | None:
+        """The uuid of a task just started (clients know objects by uuid), or None: the task
+        runs whatever happens here, so a failure to read it must not fail the command."""
+        try:
+            found = await link.call("task.get_uuid", (ref,), min(self.timeout, _TASK_UUID_TIMEOUT))
+        except XapiError as e:
+            log.debug("task.get_uuid %s failed: %r", ref, e)
+            return None
+        return found if isinstance(found, str) and found else None
 
     async def _conclude(self, msg: Msg, pool: str, outcome: plan.Outcome) -> None:
         """Audit (if the command named its actor), then reply."""

@@ -17,7 +17,7 @@ import asyncio
 import logging
 import secrets
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -59,6 +59,20 @@ class ProjectionOptions:
     tombstone_ttl: float = 7 * 24 * 3600.0
     purge_interval: float = 600.0
     retry_pause: tuple[float, float] = (1.0, 30.0)
+
+
+@dataclass
+class _Batch:
+    """Log messages applied in memory and not yet committed."""
+
+    start: int  # the store's position before them
+    last: int = 0  # the sequence of the newest
+    count: int = 0
+    newest: LogMessage | None = None
+    dead: list[tuple[LogMessage, str, str]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.last = self.last or self.start
 
 
 class Projection:
@@ -131,25 +145,38 @@ class Projection:
         self.last_error = None
         log.info("projection: reading the log from %d", self.position + 1)
         try:
+            if until is not None:
+                await self._rebuild(projector, reader, until)
+                return
             while not self._stop.is_set():
-                if until is not None and self.position >= until:
-                    return
-                batch = await reader.fetch()
-                while batch and batch[-1].pending and len(batch) < self.options.catchup_batch:
-                    more = await reader.fetch()
-                    if not more:
-                        break
-                    batch.extend(more)
-                if not batch:
+                batch = _Batch(self.position)
+                fetched = await reader.fetch()
+                self._ingest(projector, fetched, batch)
+                while fetched and fetched[-1].pending and batch.count < self.options.catchup_batch:
+                    fetched = await reader.fetch()
+                    self._ingest(projector, fetched, batch)
+                if batch.newest is None:
                     self.caught_up = True
                     self.lag = 0
                     self.metrics.lag_messages.set(0)
                     await self._purge_if_due()
                     continue
-                await self._apply(projector, batch)
+                await self._commit(projector, batch)
                 await asyncio.sleep(0)  # let readiness and metrics answer between batches
         finally:
             await reader.close()
+
+    async def _rebuild(self, projector: Projector, reader: LogReader, until: int) -> None:
+        """The whole log up to ``until`` as one batch: every object is translated once, from
+        the final records (see `Projector`: no late links, revisions from the records alone)."""
+        batch = _Batch(self.position)
+        while batch.last < until and not self._stop.is_set():
+            fetched = await reader.fetch()
+            if not fetched:
+                break
+            self._ingest(projector, fetched, batch)
+        if batch.newest is not None:
+            await self._commit(projector, batch)
 
     async def _prepare(self) -> Projector:
         """The store's position, checked against the stream, and its raw records in memory."""
@@ -182,13 +209,14 @@ class Projection:
         log.info("projection: %d records loaded, position %d", len(records), position)
         return projector
 
-    async def _apply(self, projector: Projector, batch: list[LogMessage]) -> None:
-        dead: list[tuple[LogMessage, str, str]] = []
-        last = self.position
-        for msg in batch:
-            if msg.seq <= last:
+    def _ingest(self, projector: Projector, messages: list[LogMessage], batch: _Batch) -> None:
+        """Apply ``messages`` to the projector (in memory only), noting them in ``batch``."""
+        for msg in messages:
+            if msg.seq <= batch.last:
                 continue  # a reader that started early: already applied
-            last = msg.seq
+            batch.last = msg.seq
+            batch.count += 1
+            batch.newest = msg
             stamp = Stamp(msg.seq, msg.at)
             try:
                 if msg.subject.startswith(OBJ + "."):
@@ -205,24 +233,25 @@ class Projection:
                 elif msg.subject.startswith(STATUS + "."):
                     projector.apply_status(decode_status(msg.subject, msg.body), stamp)
                 else:
-                    dead.append((msg, "unknown", "not a subject the projection reads"))
+                    batch.dead.append((msg, "unknown", "not a subject the projection reads"))
             except MalformedMessage as e:
-                dead.append((msg, "malformed", str(e)))
-        if last == self.position:
-            return
+                batch.dead.append((msg, "malformed", str(e)))
+
+    async def _commit(self, projector: Projector, batch: _Batch) -> None:
+        """One transaction for everything ingested since the last one; then the deltas."""
         with gc_paused():  # a batch creates many lasting objects: no collection scans them
             flushed = projector.flush()
         for failure in flushed.failures:
-            dead.append((_failed_message(failure.raw, failure.stamp), "untranslatable",
-                         failure.error))  # fmt: skip
+            batch.dead.append((_failed_message(failure.raw, failure.stamp), "untranslatable",
+                               failure.error))  # fmt: skip
         keys = [(p.key.type, p.key.id) for p in flushed.objects]
         stored = await self.store.objects_by_key(keys)
         with gc_paused():
             decisions = decide(flushed.objects, stored)
             commit = Commit(
                 consumer=CONSUMER,
-                expected=self.position,
-                position=last,
+                expected=batch.start,
+                position=batch.last,
                 objects=[_row_of(d.projected) for d in decisions],
                 raw_put=[_raw_row(raw, stamp) for raw, stamp in flushed.raw_put],
                 raw_del=list(flushed.raw_del),
@@ -230,24 +259,34 @@ class Projection:
         started = time.perf_counter()
         await self.store.commit(commit)
         self.metrics.commit_time.observe(time.perf_counter() - started)
-        self.position = last
+        self.position = batch.last
         self._observe(batch, len(commit.objects))
-        for decision in decisions:
-            if decision.delta is not None:
-                self._published += 1
-                chain = f"{self._chain}:{self._published}"
-                await publish(self.bus, encode_delta(decision.delta, commit=last, chain=chain))
-                self.metrics.deltas.labels(decision.delta.op).inc()
-        for msg, reason, error in dead:
+        # in revision order, as a client reading the store after a revision gets them
+        deltas = sorted(
+            (d.delta for d in decisions if d.delta is not None),
+            key=lambda d: (d.rev, d.type, d.id),
+        )
+        for i, delta in enumerate(deltas):
+            self._published += 1
+            chain = f"{self._chain}:{self._published}"
+            if i == len(deltas) - 1:
+                complete: int | None = batch.last
+            else:
+                complete = delta.rev if deltas[i + 1].rev != delta.rev else None
+            message = encode_delta(delta, commit=batch.last, chain=chain, complete=complete)
+            await publish(self.bus, message)
+            self.metrics.deltas.labels(delta.op).inc()
+        for msg, reason, error in batch.dead:
             await self._dead_letter(msg, reason, error)
 
-    def _observe(self, batch: list[LogMessage], rows: int) -> None:
-        newest = batch[-1]
+    def _observe(self, batch: _Batch, rows: int) -> None:
+        newest = batch.newest
+        assert newest is not None
         self.metrics.position.set(self.position)
         self.lag = newest.pending
         self.metrics.lag_messages.set(newest.pending)
-        self.metrics.batch_size.observe(len(batch))
-        self.metrics.messages.inc(len(batch))
+        self.metrics.batch_size.observe(batch.count)
+        self.metrics.messages.inc(batch.count)
         self.metrics.rows.inc(rows)
         age = (datetime.now(UTC) - newest.at).total_seconds()
         self.metrics.lag.observe(max(0.0, age))
@@ -303,6 +342,7 @@ def _row_of(projected: Projected) -> ObjectRow:
         deleted=projected.data is None,
         changed_at=projected.stamp.at,
         data=projected.data,
+        ref=projected.ref,
     )
 
 

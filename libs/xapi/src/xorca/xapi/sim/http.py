@@ -143,6 +143,10 @@ class HttpServer:
     async def stop(self) -> None:
         if self.server is not None:
             self.server.close()
+            # a connection accepted just now has a handler task that has not run yet: cancelled
+            # before its first step it would never reach its `finally` (nor close its socket)
+            for _ in range(2):
+                await asyncio.sleep(0)
             self.drop_connections()
             # handlers blocked in a long poll would outlive the server otherwise
             for task in list(self._handlers):

@@ -94,7 +94,9 @@ class StatusBoard:
             return old
         self._status = new
         if new.state is not old.state:
-            level = logging.INFO if new.state is State.SYNCED else logging.WARNING
+            # synced, and a stop someone asked for, are news; the other states are trouble
+            calm = new.state in (State.SYNCED, State.STOPPED)
+            level = logging.INFO if calm else logging.WARNING
             log.log(level, "pool %s: %s → %s %s", new.master, old.state, new.state, new.reason)
         for listener in list(self._listeners):
             try:

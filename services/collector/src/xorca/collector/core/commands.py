@@ -122,11 +122,18 @@ def unavailable(checked: Checked, pool: str, state: PoolState) -> Outcome | None
     return refused(checked.command, checked.command.request_id, error)
 
 
-def accepted(checked: Checked, *, task: str | None = None, result: JsonValue = None) -> Outcome:
-    """XAPI took the call: a task to follow, or the result of a synchronous call."""
+def accepted(
+    checked: Checked,
+    *,
+    task: str | None = None,
+    task_uuid: str | None = None,
+    result: JsonValue = None,
+) -> Outcome:
+    """XAPI took the call: a task to follow (by ref, and by uuid when it could be read), or the
+    result of a synchronous call."""
     request_id = checked.command.request_id
     if task is not None:
-        reply = CommandAccepted(request_id=request_id, task=task)
+        reply = CommandAccepted(request_id=request_id, task=task, task_uuid=task_uuid)
         return Outcome(reply, checked.command, "accepted", task=task)
     reply = CommandAccepted(request_id=request_id, result=result)
     return Outcome(reply, checked.command, "accepted", result=result)

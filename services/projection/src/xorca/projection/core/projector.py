@@ -12,10 +12,14 @@ an incremental projection and a rebuild from the compacted stream give the same 
 consequence: a record change that does not alter what clients see (a field no object shows) still
 moves the revision of the objects made from it (published as an empty patch).
 
-One exception keeps revisions from going back: when a record is deleted while an object still
-reads it (its record still names the deleted one), the deletion's sequence counts too, in the
-batch of the deletion. XAPI changes the referring record along with the deletion in the usual
-cases (``VM.VBDs`` when a VBD goes), and then the later of the two messages gives the revision.
+Records an object only *names* (`Context.link`: a VM names its host by uuid) are not read: their
+changes do not touch the object, only their appearance and disappearance do (the link comes or
+goes). When that happens to an object clients already have (it was projected before the batch),
+the sequence of the appearance or deletion counts too, and so does the deletion of a record an
+object still reads: revisions never go back. A rebuild projects everything in one batch, so
+these never apply there: its revisions are the highest sequences among the records read, which
+the incremental projection gives too unless such a late link or deletion happened (then its
+revision is higher).
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ from xorca.projection.core.translate import (
 __all__ = ["Failure", "Flushed", "Projected", "Projector", "RawKey", "Stamp"]
 
 RawKey = tuple[str, str]  # (pool uuid, ref)
-Translate = Callable[[Raw, Lookup], ClientObject | None]
+Translate = Callable[[Raw, Lookup, Lookup], ClientObject | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +61,7 @@ class Projected:
     pool: str | None
     data: dict[str, Any] | None
     stamp: Stamp
+    ref: str | None = None  # the XAPI ref of the record it is made from
 
     @property
     def deleted(self) -> bool:
@@ -104,14 +109,18 @@ class Projector:
     readers: dict[RawKey, set[RawKey]] = field(default_factory=dict)
     #: a primary record → what its translation read (itself excluded)
     reads: dict[RawKey, frozenset[RawKey]] = field(default_factory=dict)
+    #: a raw record → the primary records whose translation named it (by uuid only)
+    namers: dict[RawKey, set[RawKey]] = field(default_factory=dict)
+    #: a primary record → what its translation named
+    names: dict[RawKey, frozenset[RawKey]] = field(default_factory=dict)
     #: a primary record → the key of the object it gave
     keys: dict[RawKey, ObjectKey] = field(default_factory=dict)
     _dirty: set[RawKey] = field(default_factory=set)
     _gone: dict[RawKey, _Gone] = field(default_factory=dict)
     _touched: set[RawKey] = field(default_factory=set)
     _statuses: dict[str, tuple[PoolStatusChanged, Stamp]] = field(default_factory=dict)
-    #: records deleted in this batch, with the deletion's stamp
-    _deleted: dict[RawKey, Stamp] = field(default_factory=dict)
+    #: records that appeared or were deleted in this batch, with that message's stamp
+    _comings: dict[RawKey, Stamp] = field(default_factory=dict)
 
     # -- loading ---------------------------------------------------------------------------
 
@@ -146,6 +155,7 @@ class Projector:
         """One object change of the log (``op``: add, mod or del)."""
         key = (pool, ref)
         self._touched.add(key)
+        appears = op != "del" and key not in self.raw
         if op == "del":
             self.raw.pop(key, None)
             self.stamps.pop(key, None)
@@ -159,10 +169,9 @@ class Projector:
             if cls in PRIMARY_CLASSES:
                 self._dirty.add(key)
         self._dirty.update(self.readers.get(key, ()))
-        if op == "del":
-            self._deleted[key] = at
-        else:
-            self._deleted.pop(key, None)
+        if appears or op == "del":
+            self._dirty.update(self.namers.get(key, ()))
+            self._comings[key] = at
 
     def apply_status(self, status: PoolStatusChanged, at: Stamp) -> None:
         """A pool status message: its object is the status itself."""
@@ -176,28 +185,29 @@ class Projector:
             raw = self.raw.get(key)
             if raw is None:
                 gone = self._gone.get(key)
-                self._forget(key)
+                self._index(key, frozenset(), frozenset())
                 old = self.keys.pop(key, None)
                 if gone is None:
                     continue
                 type_ = old.type if old is not None else type_of(gone.cls, gone.record)
                 if type_ is not None:
                     object_key = ObjectKey(type_, gone.uuid)
-                    out.setdefault(object_key, Projected(object_key, gone.pool, None, gone.stamp))
+                    gone_one = Projected(object_key, gone.pool, None, gone.stamp, key[1])
+                    out.setdefault(object_key, gone_one)
                 continue
+            old = self.keys.get(key)
             result = self._translate(key, raw)
             if isinstance(result, Failure):
                 failures.append(result)
                 continue
-            old = self.keys.get(key)
-            stamp = self._stamp_of(key)
+            stamp = self._stamp_of(key, projected_before=old is not None)
             if old is not None and (result is None or old != result.key):
-                out.setdefault(old, Projected(old, raw.pool, None, self.stamps[key]))
+                out.setdefault(old, Projected(old, raw.pool, None, self.stamps[key], raw.ref))
             if result is None:
                 self.keys.pop(key, None)
                 continue
             self.keys[key] = result.key
-            out[result.key] = Projected(result.key, result.pool, result.data, stamp)
+            out[result.key] = Projected(result.key, result.pool, result.data, stamp, raw.ref)
         for status, stamp in self._statuses.values():
             obj = pool_status(status)
             out[obj.key] = Projected(obj.key, obj.pool, obj.data, stamp)
@@ -210,49 +220,70 @@ class Projector:
             else:
                 raw_put.append((raw, self.stamps[key]))
         self._dirty, self._gone, self._touched = set(), {}, set()
-        self._statuses, self._deleted = {}, {}
+        self._statuses, self._comings = {}, {}
         return Flushed(list(out.values()), failures, raw_put, raw_del)
 
     # -- internals -------------------------------------------------------------------------
 
     def _translate(self, key: RawKey, raw: Raw) -> ClientObject | Failure | None:
         read: set[RawKey] = set()
+        named: set[RawKey] = set()
 
         def lookup(pool: str, ref: str) -> Raw | None:
             read.add((pool, ref))
             return self.raw.get((pool, ref))
 
+        def link(pool: str, ref: str) -> Raw | None:
+            named.add((pool, ref))
+            return self.raw.get((pool, ref))
+
         try:
-            result = self.translator(raw, lookup)
+            result = self.translator(raw, lookup, link)
         except TranslationError as e:
             return Failure(raw, self.stamps[key], str(e))
         read.discard(key)
-        self._index(key, frozenset(read))
+        named.discard(key)
+        self._index(key, frozenset(read), frozenset(named - read))
         return result
 
-    def _index(self, key: RawKey, read: frozenset[RawKey]) -> None:
-        before = self.reads.get(key, frozenset())
-        for gone in before - read:
-            readers = self.readers.get(gone)
-            if readers is not None:
-                readers.discard(key)
-                if not readers:
-                    del self.readers[gone]
-        for new in read - before:
-            self.readers.setdefault(new, set()).add(key)
-        if read:
-            self.reads[key] = read
-        else:
-            self.reads.pop(key, None)
+    def _index(self, key: RawKey, read: frozenset[RawKey], named: frozenset[RawKey]) -> None:
+        _reindex(key, read, self.reads, self.readers)
+        _reindex(key, named, self.names, self.namers)
 
-    def _forget(self, key: RawKey) -> None:
-        self._index(key, frozenset())
-
-    def _stamp_of(self, key: RawKey) -> Stamp:
-        """The newest stamp among the record and every record its translation read."""
+    def _stamp_of(self, key: RawKey, *, projected_before: bool) -> Stamp:
+        """The newest stamp among the record and every record its translation read; for an
+        object clients already have, the appearances and deletions of this batch among the
+        records it reads or names count too (see the module docstring)."""
         best = self.stamps[key]
         for read in self.reads.get(key, ()):
-            stamp = self.stamps.get(read) or self._deleted.get(read)
+            stamp = self.stamps.get(read)
             if stamp is not None and stamp.seq > best.seq:
                 best = stamp
+        if projected_before and self._comings:
+            for other in (*self.reads.get(key, ()), *self.names.get(key, ())):
+                coming = self._comings.get(other)
+                if coming is not None and coming.seq > best.seq:
+                    best = coming
         return best
+
+
+def _reindex(
+    key: RawKey,
+    now: frozenset[RawKey],
+    forward: dict[RawKey, frozenset[RawKey]],
+    backward: dict[RawKey, set[RawKey]],
+) -> None:
+    """Make ``forward[key]`` be ``now``, and ``backward`` its inverse."""
+    before = forward.get(key, frozenset())
+    for gone in before - now:
+        found = backward.get(gone)
+        if found is not None:
+            found.discard(key)
+            if not found:
+                del backward[gone]
+    for new in now - before:
+        backward.setdefault(new, set()).add(key)
+    if now:
+        forward[key] = now
+    else:
+        forward.pop(key, None)

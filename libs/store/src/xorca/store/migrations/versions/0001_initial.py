@@ -37,6 +37,7 @@ def upgrade() -> None:
             ),
             nullable=True,
         ),
+        sa.Column("ref", sa.Text(), nullable=True),
         sa.PrimaryKeyConstraint("type", "id"),
     )
     op.create_index("ix_objects_rev", "objects", ["rev"])

@@ -58,8 +58,12 @@ _TRANSLATORS: dict[str, Callable[[Context], dict[str, object]]] = {
 assert frozenset(_TRANSLATORS) == PRIMARY_CLASSES
 
 
-def translate(raw: Raw, lookup: Lookup) -> ClientObject | None:
-    """The client object ``raw`` gives, or None if its class is not projected."""
+def translate(raw: Raw, lookup: Lookup, link: Lookup | None = None) -> ClientObject | None:
+    """The client object ``raw`` gives, or None if its class is not projected.
+
+    ``lookup`` gives the linked records the translation reads; ``link`` (``lookup`` when not
+    given) those it only names by uuid (`Context.link`): a uuid never changes, so the caller
+    need not translate again when such a record changes, only when it appears or goes."""
     cls = raw.cls.lower()
     translator = _TRANSLATORS.get(cls)
     if translator is None:
@@ -72,7 +76,7 @@ def translate(raw: Raw, lookup: Lookup) -> ClientObject | None:
         raise TranslationError(cls, raw.ref, "the record has no uuid")
     type_ = type_of(cls, record)
     assert type_ is not None  # every class with a translator has a type
-    ctx = Context(raw, lookup, record, uuid, type_)
+    ctx = Context(raw, lookup, record, uuid, type_, link=link)
     try:
         data = compact(translator(ctx))
     except Exception as e:

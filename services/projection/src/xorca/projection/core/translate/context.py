@@ -3,7 +3,10 @@
 Linked records are read only through `Context.linked`, which goes through the caller's `Lookup`
 (so the projection knows every ref a translation depended on), keeps each answer for the rest of
 the translation, and checks the class: a ref that leads to a record of another class, or to a
-record that is not a mapping, counts as a link to nothing.
+record that is not a mapping, counts as a link to nothing. `Context.link` needs only the uuid of a
+linked record and asks the ``link`` lookup: the projection then translates the object again when
+that record appears or goes, not at each of its changes (a host's record changes at every start
+and stop of its VMs; its hundreds of VMs only name it).
 
 The fields every object has (``id``, ``type``, ``$pool``), the names and tags of the classes that
 have them, and the operations fields are built here once.
@@ -12,7 +15,7 @@ have them, and the operations fields are built here once.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from xorca.projection.core.records import Lookup, Raw
 from xorca.projection.core.translate.fields import (
@@ -36,16 +39,33 @@ class Linked:
     record: Record
 
 
-@dataclass(slots=True)
 class Context:
-    raw: Raw
-    lookup: Lookup
-    record: Record
-    uuid: str
-    type: str
-    #: what the lookup raised, if it did: translate() lets it through untouched
-    failure: BaseException | None = None
-    _seen: dict[str, Linked | None] = field(default_factory=dict)
+    """One translation: the record, its lookups, and what they answered so far."""
+
+    __slots__ = ("_named", "_seen", "failure", "link_lookup", "lookup", "raw", "record", "type",
+                 "uuid")  # fmt: skip
+
+    def __init__(
+        self,
+        raw: Raw,
+        lookup: Lookup,
+        record: Record,
+        uuid: str,
+        type: str,
+        *,
+        link: Lookup | None = None,
+    ) -> None:
+        self.raw = raw
+        self.lookup = lookup
+        self.record = record
+        self.uuid = uuid
+        self.type = type
+        #: the lookup for records named by uuid only (`link`); ``lookup`` when None
+        self.link_lookup = link
+        #: what the lookup raised, if it did: translate() lets it through untouched
+        self.failure: BaseException | None = None
+        self._seen: dict[str, Linked | None] = {}
+        self._named: dict[str, Linked | None] = {}
 
     @property
     def pool(self) -> str:
@@ -63,9 +83,9 @@ class Context:
             return None
         return found
 
-    def _lookup(self, ref: str) -> Linked | None:
+    def _lookup(self, ref: str, lookup: Lookup | None = None) -> Linked | None:
         try:
-            raw = self.lookup(self.raw.pool, ref)
+            raw = (lookup or self.lookup)(self.raw.pool, ref)
         except BaseException as e:
             self.failure = e
             raise
@@ -81,9 +101,19 @@ class Context:
         return Linked(str(uuid), cls.lower(), record)
 
     def link(self, ref: object, cls: str) -> str | None:
-        """The uuid of the ``cls`` record ``ref`` names, or None."""
-        found = self.linked(ref, cls)
-        return found.uuid if found is not None else None
+        """The uuid of the ``cls`` record ``ref`` names, or None (its other fields unread)."""
+        if self.link_lookup is None:
+            found = self.linked(ref, cls)
+            return found.uuid if found is not None else None
+        if not isinstance(ref, str) or not is_ref(ref):
+            return None
+        if ref in self._seen:
+            named = self._seen[ref]
+        elif ref in self._named:
+            named = self._named[ref]
+        else:
+            named = self._named[ref] = self._lookup(ref, self.link_lookup)
+        return named.uuid if named is not None and named.cls == cls else None
 
     def links(self, refs: Iterable[object], cls: str) -> list[str]:
         """The uuids of the ``cls`` records ``refs`` name, sorted, without duplicates."""

@@ -55,7 +55,9 @@ def translate_host(ctx: Context) -> dict[str, object]:
         "system_product_name": bios.get("system-product-name"),
         "boot_time": iso_from_timestamp(to_float(other.get("boot_time"))),
         "$control_domain": ctx.link(get_ref(r, "control_domain"), "vm"),
-        "$resident_vms": ctx.links(get_refs(r, "resident_VMs"), "vm"),
+        # a count, not the ids: a host runs hundreds of VMs, and reading each of them would
+        # translate the host again at every VM change (each VM links its host: `$host`)
+        "resident_vm_count": len(get_refs(r, "resident_VMs")),
         "$pifs": ctx.links(get_refs(r, "PIFs"), "pif"),
         "$pbds": ctx.links(get_refs(r, "PBDs"), "pbd"),
         **ctx.operations(),

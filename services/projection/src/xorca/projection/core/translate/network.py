@@ -40,7 +40,7 @@ def translate_network(ctx: Context) -> dict[str, object]:
         "default_locking_mode": get_str(r, "default_locking_mode"),
         "purpose": _sorted(get_strs(r, "purpose")),
         "$pifs": ctx.links(get_refs(r, "PIFs"), "pif"),
-        "$vifs": ctx.links(get_refs(r, "VIFs"), "vif"),
+        "vif_count": len(get_refs(r, "VIFs")),  # not the ids: each VIF links its `$network`
         **ctx.operations(),
     }
 

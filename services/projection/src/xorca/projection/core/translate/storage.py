@@ -51,7 +51,7 @@ def translate_sr(ctx: Context) -> dict[str, object]:
         "attached": any(get_bool(pbd.record, "currently_attached") for pbd in pbds),
         "$pbds": [pbd.uuid for pbd in pbds],
         "$hosts": sorted(hosts),
-        "$vdis": ctx.links(get_refs(r, "VDIs"), "vdi"),
+        "vdi_count": len(get_refs(r, "VDIs")),  # not the ids: each VDI links its `$sr`
         **ctx.operations(),
     }
 

@@ -1,0 +1,906 @@
+"""API gateway benchmark: a 10,000-VM pool served over REST and SSE while the simulator changes it,
+with the whole pipeline behind the gateway.
+
+    .venv/bin/python bench/bench_api.py [--vms 10000] [--hosts 16] [--rates 100,1000]
+                                        [--seconds 15] [--clients 100,300,1000] [--workers 2]
+                                        [--quick]
+
+Every service runs in a process of its own, so that the gateway's CPU is measured alone: the
+simulator (`bench_sim.start_sim`), NATS (the wheel's ``nats-server``), ``xorca collector``,
+``xorca projection`` (on SQLite, in a temporary directory) and ``xorca api`` (the measured
+process: its CPU time is read from ``/proc/<pid>/stat``). This process only makes the probes and
+reads events; the fan-out clients run in ``--workers`` processes of their own (multiprocessing), so
+that their parsing shares neither the gateway's event loop nor this one. Six processes share the
+machine's two cores: the machine's busy share is printed beside each figure.
+
+- **list**: ``GET /api/v1/vms?limit=10000`` on a still pool, median of 5: time to the last byte and
+  bytes on the wire, plain, with ``Accept-Encoding: gzip``, and ``ndjson=true``.
+- **latency**: at each ``--rates`` (changes per second the simulator makes), for ``--seconds``,
+  a probe writes a unique ``name_description`` on one VM through XAPI every 100 ms, and one SSE
+  client (``GET /api/v1/events``, every event parsed) notes when the event carrying it arrives:
+  sim → collector → NATS → projection → store → delta → gateway → client. As in
+  bench_collector.py, a probe overwritten by the next one before the collector saw it
+  (*merged*) has arrived when a later probe has; one not seen within 10 s is *lost*.
+- **metric-only events**: during the 100 changes/s phase, the ``patch`` events whose ``patch``
+  touches only ``memory`` and ``cpus``: their size on the wire (``event:``, ``id:``, ``data:`` lines
+  and the blank line) against the ``put`` of the same whole object (``GET`` of the object, framed
+  as the gateway frames a ``put``).
+- **fan-out**: for each N of ``--clients``, N SSE clients (raw asyncio streams: HTTP/1.1 by hand,
+  bytes scanned for the probe's text, events counted, nothing else decoded) at 100 changes/s with
+  the same probes: latency over all clients' probe events (a probe lost for one client counts as
+  infinitely late in the p99 that decides whether N passes), events delivered per second in
+  total, the gateway's CPU share (of one core) and its CPU per delivered event.
+
+Prints a table and writes ``bench/results/api.json``. Compare with ../shared/LIMITS.md (SSE fan-out
+from one uvicorn process, 100 events/s of ~300 B: ~13 µs CPU per delivered event at 100 clients,
+~9 µs at 1,000; p99 2.4 ms at 100 clients, 61 ms at 1,000).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import gzip
+import itertools
+import math
+import multiprocessing
+import os
+import re
+import resource
+import secrets
+import socket
+import statistics
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+import httpx
+import nats
+import orjson
+from pydantic import SecretStr
+
+from bench_sim import ROOT, XORCA, start_sim
+from xorca.api.core.sse import json_frame
+from xorca.cli.demo import NatsProcess, wait_synced
+from xorca.contracts.deltas import OBJECT_TYPES
+from xorca.contracts.passwords import generate_secret_key
+from xorca.contracts.registry import PoolEntry, Registry
+from xorca.contracts.setup import ensure_streams
+from xorca.contracts.subjects import OBJECTS_STREAM
+from xorca.contracts.tokens import Tokens
+from xorca.xapi.client import Xapi
+from xorca.xapi.errors import XapiError
+
+KEY = generate_secret_key()
+PROBE_EVERY = 0.1
+PROBE_PATIENCE = 10.0
+METRIC_KEYS = frozenset({"memory", "cpus"})
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+#: LIMITS.md, SSE fan-out with a plain StreamingResponse: clients → (CPU share, delivered/s,
+#: p50 ms, p99 ms)
+LIMITS_FANOUT = {100: (0.13, 10_000, 1.5, 2.4), 500: (0.62, 50_000, 3.4, 7.7),
+                 1000: (0.91, 98_800, 22.0, 61.0)}  # fmt: skip
+#: LIMITS.md: a 10,000-VM ``VM.get_all_records`` from a fast stub, httpx + orjson, JSON-RPC
+LIMITS_LOAD_10K_S = 0.53
+FANOUT_RATE = 100.0
+
+
+# -- processes and their CPU ------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def raise_nofile() -> int:
+    """The soft limit of open files raised to the hard one (children inherit it)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+@contextlib.contextmanager
+def service_process(
+    command: str, env: dict[str, str], log: Path
+) -> Iterator[subprocess.Popen[bytes]]:
+    """``xorca <command>`` in a process of its own, its log in ``log``; stopped on exit."""
+    with log.open("ab") as out:
+        process = subprocess.Popen([XORCA, command], env=os.environ | env, stdout=out, stderr=out)
+    try:
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
+
+
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user + system) a process has used so far."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0.0
+    fields = stat.rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def machine_ticks() -> tuple[int, int]:
+    """(busy, total) clock ticks of all the machine's CPUs so far."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = values[3] + values[4]
+    total = sum(values[:8])
+    return total - idle, total
+
+
+class CpuMeter:
+    """CPU shares (of one core) of named processes, and the machine's busy share, over a span."""
+
+    def __init__(self, pids: dict[str, int]) -> None:
+        self.pids = pids
+        self.wall = time.perf_counter()
+        self.cpu = {name: process_cpu(pid) for name, pid in pids.items()}
+        self.machine = machine_ticks()
+
+    def shares(self) -> dict[str, float]:
+        wall = time.perf_counter() - self.wall
+        out = {name: round((process_cpu(pid) - self.cpu[name]) / wall, 3)
+               for name, pid in self.pids.items()}  # fmt: skip
+        busy, total = machine_ticks()
+        out["machine"] = round((busy - self.machine[0]) / max(total - self.machine[1], 1), 3)
+        return out
+
+
+# -- statistics -----------------------------------------------------------------------------
+
+
+def percentiles(values: list[float]) -> dict[str, float]:
+    """p50, p95, p99 and max of seconds, in milliseconds (inf for a lost probe)."""
+    if not values:
+        return {}
+    ms = sorted(v * 1000 for v in values)
+
+    def at(q: float) -> float:
+        rank = q * (len(ms) - 1)
+        low, high = math.floor(rank), math.ceil(rank)
+        if math.isinf(ms[high]):
+            return ms[high]
+        return ms[low] + (ms[high] - ms[low]) * (rank - low)
+
+    return {"p50": round(at(0.5), 1), "p95": round(at(0.95), 1), "p99": round(at(0.99), 1),
+            "max": round(ms[-1], 1)}  # fmt: skip
+
+
+def probe_latencies(
+    sent: list[float], first: int, seen: dict[int, float]
+) -> tuple[list[float], int, int]:
+    """(latencies, merged, lost) of probes ``first``, ``first + 1``… (sent at ``sent``) for one
+    client that saw probe n first at ``seen[n]``: a probe has arrived when it or a later probe
+    has (the collector publishes states, not writes)."""
+    latencies: list[float] = []
+    merged = lost = 0
+    earliest = math.inf
+    for i in range(len(sent) - 1, -1, -1):
+        n = first + i
+        if n in seen:
+            earliest = min(earliest, seen[n])
+        elif earliest < math.inf:
+            merged += 1
+        if earliest == math.inf:
+            lost += 1
+        else:
+            latencies.append(earliest - sent[i])
+    return latencies, merged, lost
+
+
+# -- the probe ------------------------------------------------------------------------------
+
+
+class Probe:
+    """Unique descriptions (``<marker> <n>``, n growing across phases) written on one VM through
+    XAPI every 100 ms; when each call was sent (the change happens before the call returns)."""
+
+    def __init__(self, xapi: Xapi, vm_ref: str, marker: str) -> None:
+        self.xapi = xapi
+        self.vm_ref = vm_ref
+        self.marker = marker
+        self.number = 0
+        self.failures = 0
+        self.calls: list[float] = []
+
+    async def run(self, seconds: float) -> tuple[int, list[float]]:
+        """(the first probe's number, when each probe of this run was sent)."""
+        first, sent = self.number + 1, []
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            self.number += 1
+            started = time.time()
+            try:
+                await self.xapi.call(
+                    "VM.set_name_description", self.vm_ref, f"{self.marker} {self.number}"
+                )
+            except XapiError:
+                self.failures += 1
+            sent.append(started)
+            self.calls.append(time.time() - started)
+            await asyncio.sleep(PROBE_EVERY)
+        return first, sent
+
+
+async def a_vm(pool: dict[str, Any]) -> tuple[str, str]:
+    """A guest VM for the probe (ref, uuid): one the activity does not destroy."""
+    async with Xapi(pool["url"], pool["username"], pool["password"]) as xapi:
+        records = await xapi.VM.get_all_records()
+    for ref, vm in records.items():
+        if not (vm["is_a_template"] or vm["is_control_domain"] or vm["is_a_snapshot"]):
+            return ref, vm["uuid"]
+    raise SystemExit("no guest VM in the pool")
+
+
+# -- one client reading every event ---------------------------------------------------------
+
+
+class EventTap:
+    """One SSE client in this process that reads every event whole: the probes' arrival, the
+    events by kind, and (when `classify` is on) the metric-only patches and their size."""
+
+    def __init__(self, url: str, token: str, marker: str) -> None:
+        self.url = url
+        self.token = token
+        self.pattern = re.compile(re.escape(marker) + r" (\d+)\"")
+        self.connected = asyncio.Event()
+        self.seen: dict[int, float] = {}
+        self.classify = False
+        self.counts: dict[str, int] = {}
+        self.bytes = 0
+        self.metric_patches: list[tuple[str, str, int, bool]] = []  # type, id, size, had id
+        self.ended: str | None = None
+
+    def reset(self, *, classify: bool) -> None:
+        self.classify = classify
+        self.counts, self.bytes = {}, 0
+
+    async def run(self) -> None:
+        headers = {"Authorization": f"Bearer {self.token}", "Accept": "text/event-stream"}
+        timeout = httpx.Timeout(None, connect=30)
+        try:
+            async with (
+                httpx.AsyncClient(timeout=timeout) as http,
+                http.stream("GET", f"{self.url}/api/v1/events", headers=headers) as response,
+            ):
+                response.raise_for_status()
+                self.connected.set()
+                name, data, has_id, size = "message", "", False, 0
+                async for line in response.aiter_lines():
+                    size += len(line.encode()) + 1
+                    if line == "":
+                        if data:
+                            self._event(name, data, has_id, size)
+                        name, data, has_id, size = "message", "", False, 0
+                    elif line.startswith("event: "):
+                        name = line[7:]
+                    elif line.startswith("data: "):
+                        data = line[6:]
+                    elif line.startswith("id: "):
+                        has_id = True
+            self.ended = "the stream ended"
+        except (httpx.HTTPError, OSError) as e:
+            self.ended = repr(e)
+            raise
+
+    def _event(self, name: str, data: str, has_id: bool, size: int) -> None:
+        now = time.time()
+        self.counts[name] = self.counts.get(name, 0) + 1
+        self.bytes += size
+        found = self.pattern.search(data)
+        if found:
+            self.seen.setdefault(int(found.group(1)), now)
+        if self.classify and name == "patch":
+            body = orjson.loads(data)
+            patch = body.get("patch") or {}
+            if patch and set(patch) <= METRIC_KEYS:
+                self.metric_patches.append((body["type"], body["id"], size, has_id))
+
+
+# -- fan-out clients, in worker processes -----------------------------------------------------
+
+
+class LightClient:
+    """One SSE stream read as bytes: events counted (blank lines), the probe's text searched."""
+
+    def __init__(self, host: str, port: int, request: bytes, pattern: re.Pattern[bytes]) -> None:
+        self.host, self.port, self.request, self.pattern = host, port, request, pattern
+        self.connected = asyncio.Event()
+        self.done = asyncio.Event()
+        self.seen: dict[int, float] = {}
+        self.events = self.bytes = 0
+        self.error: str | None = None
+
+    async def run(self, gate: asyncio.Semaphore) -> None:
+        writer = None
+        try:
+            async with gate:
+                reader, writer = await asyncio.open_connection(self.host, self.port)
+                writer.write(self.request)
+                head = await reader.readuntil(b"\r\n\r\n")
+                if not head.startswith(b"HTTP/1.1 200"):
+                    raise RuntimeError(head.split(b"\r\n", 1)[0].decode())
+                self.connected.set()
+            tail = b""
+            while chunk := await reader.read(1 << 16):
+                now = time.time()
+                self.bytes += len(chunk)
+                self.events += (tail[-1:] + chunk).count(b"\n\n")
+                scanned = tail + chunk
+                for found in self.pattern.finditer(scanned):
+                    self.seen.setdefault(int(found.group(1)), now)
+                tail = scanned[-64:]
+            self.error = "the stream ended"
+        except (OSError, RuntimeError, asyncio.IncompleteReadError) as e:
+            self.error = repr(e)
+        finally:
+            self.done.set()
+            if writer is not None:
+                writer.close()
+
+
+def fanout_worker(conn: Connection, url: str, token: str, count: int, marker: str) -> None:
+    """A worker process: ``count`` clients, driven by the benchmark over ``conn``."""
+    raise_nofile()
+    asyncio.run(_fanout(conn, url, token, count, marker))
+
+
+async def _fanout(conn: Connection, url: str, token: str, count: int, marker: str) -> None:
+    host, port = url.removeprefix("http://").rsplit(":", 1)
+    request = (
+        f"GET /api/v1/events HTTP/1.1\r\nHost: {host}:{port}\r\nAuthorization: Bearer {token}\r\n"
+        "Accept: text/event-stream\r\nConnection: close\r\n\r\n"
+    ).encode()
+    pattern = re.compile(re.escape(marker.encode()) + rb" (\d+)\"")
+    clients = [LightClient(host, int(port), request, pattern) for _ in range(count)]
+    gate = asyncio.Semaphore(50)  # connections being set up at once
+    tasks = [asyncio.create_task(c.run(gate)) for c in clients]
+    waits = [asyncio.create_task(_either(c.connected, c.done)) for c in clients]
+    await asyncio.wait(waits, timeout=300)
+    errors = [c.error for c in clients if not c.connected.is_set()]
+    conn.send(("connected", sum(c.connected.is_set() for c in clients), errors[:3]))
+    marks: tuple[float, int, int] = (time.time(), 0, 0)
+    while True:
+        command, arg = await asyncio.to_thread(conn.recv)
+        if command == "begin":
+            marks = (time.time(), sum(c.events for c in clients), sum(c.bytes for c in clients))
+        elif command == "mark":
+            conn.send((time.time() - marks[0], sum(c.events for c in clients) - marks[1],
+                       sum(c.bytes for c in clients) - marks[2]))  # fmt: skip
+        elif command == "status":  # how many clients have seen probe `arg` or a later one
+            conn.send(sum(1 for c in clients if c.seen and max(c.seen) >= arg))
+        elif command == "quit":
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            conn.send([(c.seen, c.error) for c in clients])
+            return
+
+
+async def _either(a: asyncio.Event, b: asyncio.Event) -> None:
+    waits = [asyncio.create_task(a.wait()), asyncio.create_task(b.wait())]
+    _, pending = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    for task in pending:
+        task.cancel()
+
+
+async def ask(conn: Connection, message: tuple[str, Any] | None, timeout: float = 120) -> Any:
+    """Send ``message`` to a worker (if any) and its answer."""
+    if message is not None:
+        conn.send(message)
+    if not await asyncio.to_thread(conn.poll, timeout):
+        raise TimeoutError("a fan-out worker did not answer")
+    return conn.recv()
+
+
+# -- the pipeline -----------------------------------------------------------------------------
+
+
+async def set_activity(control_url: str, rate: float) -> None:
+    async with httpx.AsyncClient(timeout=120) as http:
+        answer = await http.post(f"{control_url}/pools/1/activity", json={"rate": rate})
+        answer.raise_for_status()
+
+
+async def ready_json(url: str, timeout: float, check: Any = None) -> dict[str, Any]:
+    """``GET url`` until it answers 200 (and ``check(body)`` holds); its body."""
+    async with httpx.AsyncClient(timeout=10) as http, asyncio.timeout(timeout):
+        while True:
+            with contextlib.suppress(httpx.HTTPError):
+                answer = await http.get(url)
+                if answer.status_code == 200:
+                    body: dict[str, Any] = answer.json()
+                    if check is None or check(body):
+                        return body
+            await asyncio.sleep(0.2)
+
+
+async def settle(js: Any, projection_url: str, api_url: str, timeout: float = 300) -> None:
+    """Until the projection has applied the whole stream and the gateway's live view has
+    everything the store holds."""
+    for _ in range(3):  # the stream keeps growing a little after the activity stops
+        end = (await js.stream_info(OBJECTS_STREAM)).state.last_seq
+        await ready_json(
+            f"{projection_url}/readyz", timeout, lambda b, end=end: b["position"] >= end
+        )
+        await ready_json(f"{api_url}/readyz", timeout, lambda b: b.get("lag") == 0)
+        await asyncio.sleep(1)
+
+
+def gateway_metric(text: str, name: str) -> float:
+    """The sum of a metric's samples in Prometheus' text format."""
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith(name) and line[len(name)] in " {":
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+async def gateway_metrics(api_url: str) -> dict[str, float]:
+    async with httpx.AsyncClient(timeout=120) as http:  # a saturated gateway answers late
+        text = (await http.get(f"{api_url}/metrics")).text
+    return {
+        "sse_clients": gateway_metric(text, "xorca_api_sse_clients"),
+        "sse_events": gateway_metric(text, "xorca_api_sse_events_total"),
+        "sse_cut": gateway_metric(text, "xorca_api_sse_cut_total"),
+        "hub_resyncs": gateway_metric(text, "xorca_api_hub_resyncs_total"),
+    }
+
+
+async def streams_closed(api_url: str, timeout: float = 120) -> None:
+    """Until the gateway has let go of every SSE stream (it notices a gone client late)."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(timeout):
+            while (await gateway_metrics(api_url))["sse_clients"] > 0:  # noqa: ASYNC110
+                await asyncio.sleep(0.5)
+
+
+# -- the measurements -------------------------------------------------------------------------
+
+
+async def bench_list(api_url: str, token: str, repeats: int = 5) -> dict[str, Any]:
+    """``GET /api/v1/vms`` of the whole pool: plain, gzip, NDJSON."""
+    auth = {"Authorization": f"Bearer {token}"}
+    variants = {
+        "json": ("limit=10000", "identity"),
+        "json+gzip": ("limit=10000", "gzip"),
+        "ndjson": ("ndjson=true", "identity"),
+    }
+    out: dict[str, Any] = {}
+    async with httpx.AsyncClient(timeout=300) as http:
+        for label, (query, encoding) in variants.items():
+            times, body = [], b""
+            for _ in range(repeats):
+                started = time.perf_counter()
+                headers = {**auth, "Accept-Encoding": encoding}
+                async with http.stream("GET", f"{api_url}/api/v1/vms?{query}",
+                                       headers=headers) as response:  # fmt: skip
+                    response.raise_for_status()
+                    chunks = [chunk async for chunk in response.aiter_raw()]
+                times.append(time.perf_counter() - started)
+                body = b"".join(chunks)
+            plain = gzip.decompress(body) if encoding == "gzip" else body
+            if label == "ndjson":
+                items = plain.count(b"\n") - 1
+                more = None
+            else:
+                decoded = orjson.loads(plain)
+                items, more = len(decoded["items"]), decoded["next"]
+            out[label] = {
+                "median_s": round(statistics.median(times), 3),
+                "min_s": round(min(times), 3),
+                "wire_bytes": len(body),
+                "json_bytes": len(plain),
+                "items": items,
+                "next": more,
+            }
+            print(f"  list {label}: {out[label]}")
+    return out
+
+
+async def bench_latency(
+    tap: EventTap,
+    probe: Probe,
+    control_url: str,
+    api_url: str,
+    pids: dict[str, int],
+    rate: float,
+    seconds: float,
+) -> dict[str, Any]:
+    await set_activity(control_url, rate)
+    await asyncio.sleep(1.0)  # the rate settles
+    tap.reset(classify=rate == 100)
+    before = await gateway_metrics(api_url)
+    meter = CpuMeter(pids)
+    wall = time.perf_counter()
+    first, sent = await probe.run(seconds)
+    wall = time.perf_counter() - wall
+    cpu = meter.shares()
+    counts, size = dict(tap.counts), tap.bytes
+    tap.classify = False
+    after = await gateway_metrics(api_url)
+    last = first + len(sent) - 1
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(PROBE_PATIENCE):
+            while not tap.seen or max(tap.seen) < last:  # noqa: ASYNC110 - a computed state
+                await asyncio.sleep(0.05)
+    latencies, merged, lost = probe_latencies(sent, first, tap.seen)
+    events = sum(n for name, n in counts.items() if name != "ping")
+    return {
+        "activity_rate": rate,
+        "seconds": round(wall, 2),
+        "events_per_s": round(events / wall, 1),
+        "events": counts,
+        "avg_event_bytes": round(size / max(sum(counts.values()), 1)),
+        "probes": len(sent),
+        "merged": merged,
+        "lost": lost,
+        "probe_failures": probe.failures,
+        "latency_ms": percentiles(latencies),
+        "probe_call_ms": percentiles(probe.calls[-len(sent) :]),
+        "cpu_share": cpu,
+        "hub_resyncs": after["hub_resyncs"] - before["hub_resyncs"],
+        "tap_ended": tap.ended,
+    }
+
+
+async def whole_put_sizes(
+    api_url: str, token: str, patches: list[tuple[str, str, int, bool]]
+) -> list[int]:
+    """The size of a ``put`` event of each patched object, as the gateway frames it."""
+    sizes = []
+    wanted = {(t, i): has_id for t, i, _, has_id in patches}
+    async with httpx.AsyncClient(timeout=30, headers={"Authorization": f"Bearer {token}"}) as http:
+        for (type_, id_), has_id in list(wanted.items())[:300]:
+            answer = await http.get(f"{api_url}/api/v1/{OBJECT_TYPES[type_]}/{id_}")
+            if answer.status_code != 200:
+                continue
+            item = answer.json()
+            body = {"type": type_, "id": id_, "rev": item["rev"], "data": item}
+            sizes.append(len(json_frame("put", body, item["rev"] if has_id else None)))
+    return sizes
+
+
+async def bench_fanout(
+    clients: int,
+    args: argparse.Namespace,
+    probe: Probe,
+    control_url: str,
+    api_url: str,
+    token: str,
+    pids: dict[str, int],
+) -> dict[str, Any]:
+    workers = max(1, min(args.workers, math.ceil(clients / 50)))
+    shares = [clients // workers + (1 if i < clients % workers else 0) for i in range(workers)]
+    context = multiprocessing.get_context("spawn")
+    pipes, processes = [], []
+    for share in shares:
+        mine, theirs = context.Pipe()
+        process = context.Process(
+            target=fanout_worker, args=(theirs, api_url, token, share, probe.marker), daemon=True
+        )
+        process.start()
+        pipes.append(mine)
+        processes.append(process)
+    try:
+        started = time.perf_counter()
+        answers = [await ask(pipe, None, 600) for pipe in pipes]
+        connect_s = time.perf_counter() - started
+        connected = sum(a[1] for a in answers)
+        errors = [e for a in answers for e in a[2]]
+        print(f"  fan-out {clients}: {connected} connected in {connect_s:.1f} s"
+              + (f" (errors: {errors})" if errors else ""))  # fmt: skip
+        # connected on a still pool: the activity starts once every client is there
+        await set_activity(control_url, FANOUT_RATE)
+        await asyncio.sleep(2.0)
+        before = await gateway_metrics(api_url)
+        meter = CpuMeter(pids | {f"worker{i}": p.pid or 0 for i, p in enumerate(processes)})
+        for pipe in pipes:
+            pipe.send(("begin", None))
+        first, sent = await probe.run(args.seconds)
+        marks = [await ask(pipe, ("mark", None)) for pipe in pipes]
+        cpu = meter.shares()
+        await set_activity(control_url, 0)  # what is queued drains: late, not lost
+        after = await gateway_metrics(api_url)
+        last = first + len(sent) - 1
+        deadline = time.monotonic() + PROBE_PATIENCE
+        while time.monotonic() < deadline:
+            caught_up = sum([await ask(pipe, ("status", last)) for pipe in pipes])
+            if caught_up >= connected:
+                break
+            await asyncio.sleep(0.5)
+        results = [r for pipe in pipes for r in await ask(pipe, ("quit", None))]
+    finally:
+        for process in processes:
+            process.join(30)
+            if process.is_alive():
+                process.kill()
+    wall = max(m[0] for m in marks)
+    delivered = sum(m[1] for m in marks)
+    received = sum(m[2] for m in marks)
+    latencies: list[float] = []
+    merged = lost = 0
+    for seen, _ in results:
+        values, m, missing = probe_latencies(sent, first, seen)
+        latencies += values
+        merged += m
+        lost += missing
+    ended = [error for _, error in results if error and "CancelledError" not in error]
+    gateway = cpu["gateway"]
+    p99_with_lost = percentiles(latencies + [math.inf] * lost).get("p99", math.inf)
+    return {
+        "clients": clients,
+        "workers": workers,
+        "connected": connected,
+        "connect_s": round(connect_s, 1),
+        "seconds": round(wall, 2),
+        "delivered_per_s": round(delivered / wall),
+        "delivered_per_client_s": round(delivered / wall / max(connected, 1), 1),
+        "mb_per_s": round(received / wall / 1e6, 2),
+        "gateway_events_per_s": round((after["sse_events"] - before["sse_events"]) / wall),
+        "probes": len(sent),
+        "merged": merged,
+        "lost": lost,
+        "latency_ms": percentiles(latencies),
+        "p99_ms_lost_as_inf": p99_with_lost,
+        "cpu_share": cpu,
+        "gateway_cpu_us_per_event": round(gateway * 1e6 / max(delivered / wall, 1), 1),
+        "sse_cut": after["sse_cut"] - before["sse_cut"],
+        "hub_resyncs": after["hub_resyncs"] - before["hub_resyncs"],
+        "streams_ended": len(ended),
+        "stream_errors": sorted(set(ended))[:3],
+    }
+
+
+def limits_at(clients: int) -> dict[str, float]:
+    """LIMITS.md's fan-out figures interpolated linearly at ``clients`` (clamped at the ends)."""
+    points = sorted(LIMITS_FANOUT.items())
+    n = min(max(clients, points[0][0]), points[-1][0])
+    for (n0, a), (n1, b) in itertools.pairwise(points):
+        if n0 <= n <= n1:
+            share = (n - n0) / (n1 - n0)
+            cpu, delivered, p50, p99 = (x + (y - x) * share for x, y in zip(a, b, strict=True))
+            return {"cpu_us_per_event": round(cpu * 1e6 / delivered, 1), "p50_ms": round(p50, 1),
+                    "p99_ms": round(p99, 1)}  # fmt: skip
+    raise AssertionError("unreachable")
+
+
+# -- the run --------------------------------------------------------------------------------
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    nofile = raise_nofile()
+    process, pool = start_sim(args.vms, args.hosts)
+    print(f"simulator: {args.vms} VMs on {args.hosts} hosts in {pool['startup_s']:.1f} s")
+    results: dict[str, Any] = {"vms": args.vms, "hosts": args.hosts, "nofile": nofile,
+                               "sim_startup_s": round(pool["startup_s"], 2)}  # fmt: skip
+    try:
+        with (
+            tempfile.TemporaryDirectory(prefix="bench-api-") as tmp,
+            NatsProcess(Path(tmp)) as nats_server,
+            contextlib.ExitStack() as services,
+        ):
+            logs = Path(tmp)
+            nc = await nats.connect(nats_server.url)
+            js = nc.jetstream()
+            await ensure_streams(js)
+            registry = await Registry.open(js, KEY, create=True)
+            await registry.put(
+                    PoolEntry(id="bench", name="bench", url=pool["url"],
+                              username=pool["username"], password=SecretStr(pool["password"]))
+                )  # fmt: skip
+            token, _ = await (await Tokens.open(js, create=True)).create("bench")
+            common = {"XORCA_NATS_URL": nats_server.url, "XORCA_LOG_LEVEL": "WARNING",
+                      "XORCA_LOG_JSON": "false",
+                      "XORCA_DATABASE_URL": f"sqlite:///{Path(tmp) / 'state.db'}"}  # fmt: skip
+            started = time.perf_counter()
+            collector = services.enter_context(service_process(
+                "collector",
+                common | {"XORCA_SECRET_KEY": KEY, "XORCA_COLLECTOR_ID": "bench",
+                          "XORCA_WATCH_POLL": "5", "XORCA_HTTP_PORT": "-1"},
+                logs / "collector.log",
+            ))  # fmt: skip
+            await wait_synced(js, {"bench"}, timeout=900)
+            results["collector_synced_s"] = round(time.perf_counter() - started, 2)
+            projection_port = free_port()
+            projection_url = f"http://127.0.0.1:{projection_port}"
+            started = time.perf_counter()
+            projection = services.enter_context(service_process(
+                "projection",
+                common | {"XORCA_HTTP_HOST": "127.0.0.1", "XORCA_HTTP_PORT": str(projection_port)},
+                logs / "projection.log",
+            ))  # fmt: skip
+            end = (await js.stream_info(OBJECTS_STREAM)).state.last_seq
+            await ready_json(f"{projection_url}/readyz", 900, lambda b: b["position"] >= end)
+            results["projection_built_s"] = round(time.perf_counter() - started, 2)
+            api_url = f"http://127.0.0.1:{free_port()}"
+            started = time.perf_counter()
+            gateway = services.enter_context(service_process(
+                "api",
+                common | {"XORCA_API_HOST": "127.0.0.1", "XORCA_API_PORT": api_url.rsplit(":")[-1]},
+                logs / "api.log",
+            ))  # fmt: skip
+            await ready_json(f"{api_url}/readyz", 300)
+            results["gateway_ready_s"] = round(time.perf_counter() - started, 2)
+            print(f"collector synced in {results['collector_synced_s']} s, projection built in "
+                  f"{results['projection_built_s']} s, gateway ready in "
+                  f"{results['gateway_ready_s']} s")  # fmt: skip
+            pids = {"gateway": gateway.pid, "projection": projection.pid,
+                    "collector": collector.pid, "sim": process.pid,
+                    "bench": os.getpid()}  # fmt: skip
+
+            results["list"] = await bench_list(api_url, token)
+
+            vm_ref, vm_uuid = await a_vm(pool)
+            marker = f"bench-{secrets.token_hex(4)}"
+            tap = EventTap(api_url, token, marker)
+            tap_task = asyncio.create_task(tap.run())
+            await asyncio.wait_for(tap.connected.wait(), 60)
+            async with Xapi(pool["url"], pool["username"], pool["password"]) as xapi:
+                probe = Probe(xapi, vm_ref, marker)
+                latency = []
+                for rate in [float(r) for r in args.rates.split(",")]:
+                    latency.append(await bench_latency(
+                        tap, probe, pool["control_url"], api_url, pids, rate, args.seconds
+                    ))  # fmt: skip
+                    print(f"  latency at {rate:.0f}/s: {latency[-1]}")
+                results["latency"] = latency
+                patches = tap.metric_patches
+                whole = await whole_put_sizes(api_url, token, patches)
+                sizes = [size for *_, size, _ in patches]
+                results["metric_only"] = {
+                    "count": len(patches),
+                    "avg_bytes": round(statistics.fmean(sizes)) if sizes else None,
+                    "whole_put_objects": len(whole),
+                    "whole_put_avg_bytes": round(statistics.fmean(whole)) if whole else None,
+                    "ratio": round(statistics.fmean(sizes) / statistics.fmean(whole), 3)
+                    if sizes and whole
+                    else None,
+                }
+                tap_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, httpx.HTTPError, OSError):
+                    await tap_task
+                await set_activity(pool["control_url"], 0)
+                await settle(js, projection_url, api_url)
+
+                fanout = []
+                for clients in [int(n) for n in args.clients.split(",")]:
+                    fanout.append(await bench_fanout(
+                        clients, args, probe, pool["control_url"], api_url, token, pids
+                    ))  # fmt: skip
+                    print(f"  fan-out {clients}: {fanout[-1]}")
+                    await settle(js, projection_url, api_url)
+                    await streams_closed(api_url)
+                results["fanout"] = fanout
+            results["probe_vm"] = vm_uuid
+            results["logs"] = {name: notable_lines(logs / f"{name}.log")
+                               for name in ("collector", "projection", "api")}  # fmt: skip
+            await nc.close()
+    finally:
+        process.terminate()
+        process.wait(30)
+    passing = [f["clients"] for f in results.get("fanout", []) if f["p99_ms_lost_as_inf"] < 1000]
+    results["largest_clients_p99_under_1s"] = max(passing, default=None)
+    return results
+
+
+def notable_lines(log: Path) -> dict[str, Any]:
+    """How many warnings and errors a service logged, and the first few distinct ones."""
+    lines = log.read_text(errors="replace").splitlines() if log.exists() else []
+    notable = [line for line in lines if any(w in line for w in ("WARNING", "ERROR", "Traceback"))]
+    first: list[str] = []
+    for line in notable:
+        text = re.sub(r"\d+", "N", line.split(" ", 2)[-1])[:200]
+        if text not in first:
+            first.append(text)
+    return {"lines": len(lines), "notable": len(notable), "first": first[:5]}
+
+
+def show(result: dict[str, Any]) -> None:
+    print()
+    print(f"pool: {result['vms']:,} VMs on {result['hosts']} hosts; collector synced in "
+          f"{result['collector_synced_s']} s, projection built in "
+          f"{result['projection_built_s']} s, gateway ready in {result['gateway_ready_s']} s; "
+          f"RLIMIT_NOFILE {result['nofile']}")  # fmt: skip
+    print()
+    print(
+        "GET /api/v1/vms, median of 5 (time to the last byte); LIMITS: 10,000 VM records "
+        f"from a fast XAPI stub, httpx + orjson, {LIMITS_LOAD_10K_S} s"
+    )
+    print(f"{'variant':<11}{'items':>7}{'median s':>10}{'min s':>8}{'wire MB':>9}{'JSON MB':>9}"
+          f"{'vs LIMITS':>11}")  # fmt: skip
+    for label, r in result["list"].items():
+        print(f"{label:<11}{r['items']:>7}{r['median_s']:>10.3f}{r['min_s']:>8.3f}"
+              f"{r['wire_bytes'] / 1e6:>9.2f}{r['json_bytes'] / 1e6:>9.2f}"
+              f"{r['median_s'] / LIMITS_LOAD_10K_S:>10.2f}x")  # fmt: skip
+    print()
+    print(
+        "change→event latency (ms, from the probe's XAPI call to its SSE event at one client; "
+        "CPU: share of one core)"
+    )
+    print(f"{'activity/s':>10}{'events/s':>9}{'B/event':>8}{'probes':>7}{'merged':>7}{'lost':>5}"
+          f"{'p50':>8}{'p95':>8}{'p99':>8}{'max':>8}{'call p50':>9}{'gw CPU':>7}{'proj CPU':>9}"
+          f"{'machine':>8}")  # fmt: skip
+    for r in result["latency"]:
+        lat, cpu = r["latency_ms"], r["cpu_share"]
+        print(f"{r['activity_rate']:>10.0f}{r['events_per_s']:>9.1f}{r['avg_event_bytes']:>8}"
+              f"{r['probes']:>7}{r['merged']:>7}{r['lost']:>5}{lat.get('p50', '-'):>8}"
+              f"{lat.get('p95', '-'):>8}{lat.get('p99', '-'):>8}{lat.get('max', '-'):>8}"
+              f"{r['probe_call_ms'].get('p50', '-'):>9}{cpu['gateway']:>7.2f}"
+              f"{cpu['projection']:>9.2f}{cpu['machine']:>8.2f}")  # fmt: skip
+    m = result["metric_only"]
+    print()
+    print(f"metric-only patch events at 100 changes/s: {m['count']}, {m['avg_bytes']} B on "
+          f"the wire on average, against {m['whole_put_avg_bytes']} B for a put of the whole "
+          f"object ({m['whole_put_objects']} objects): ratio {m['ratio']}")  # fmt: skip
+    print()
+    print(
+        "SSE fan-out at 100 changes/s (latency over all clients' probe events, ms; CPU: share "
+        "of one core; µs: gateway CPU per delivered event; LIMITS: plain StreamingResponse, "
+        "interpolated at N)"
+    )
+    print(f"{'clients':>7}{'conn':>6}{'wkrs':>5}{'ev/s':>9}{'/client':>8}{'MB/s':>6}{'p50':>8}"
+          f"{'p99':>8}{'max':>8}{'lost':>6}{'cut':>5}{'gw CPU':>7}{'µs/ev':>7}{'LIM µs':>7}"
+          f"{'ratio':>6}{'LIM p99':>8}{'clients':>8}{'machine':>8}")  # fmt: skip
+    for f in result["fanout"]:
+        lat, cpu = f["latency_ms"], f["cpu_share"]
+        limits = limits_at(f["clients"])
+        workers = sum(v for k, v in cpu.items() if k.startswith("worker"))
+        ratio = f["gateway_cpu_us_per_event"] / limits["cpu_us_per_event"]
+        print(f"{f['clients']:>7}{f['connected']:>6}{f['workers']:>5}{f['delivered_per_s']:>9}"
+              f"{f['delivered_per_client_s']:>8}{f['mb_per_s']:>6.1f}{lat.get('p50', '-'):>8}"
+              f"{lat.get('p99', '-'):>8}{lat.get('max', '-'):>8}{f['lost']:>6}"
+              f"{f['sse_cut'] + f['streams_ended']:>5.0f}{cpu['gateway']:>7.2f}"
+              f"{f['gateway_cpu_us_per_event']:>7}{limits['cpu_us_per_event']:>7}{ratio:>6.2f}"
+              f"{limits['p99_ms']:>8}{workers:>8.2f}{cpu['machine']:>8.2f}")  # fmt: skip
+    best = result["largest_clients_p99_under_1s"]
+    print(f"largest N with p99 < 1 s (lost probes counted as late): {best}")
+    for name, log in result["logs"].items():
+        if log["notable"]:
+            print(f"{name} logged {log['notable']} warnings/errors, e.g.: {log['first']}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--vms", type=int, help="VMs in the pool (10000; --quick: 500)")
+    parser.add_argument("--hosts", type=int, help="hosts in the pool (16; --quick: 4)")
+    parser.add_argument("--rates", default="100,1000", help="activity rates for the latency")
+    parser.add_argument("--seconds", type=float, help="of each measurement (15; --quick: 5)")
+    parser.add_argument("--clients", help="fan-out client counts (100,300,1000; --quick: 20,50)")
+    parser.add_argument("--workers", type=int, default=2, help="processes for fan-out clients")
+    parser.add_argument("--quick", action="store_true", help="a small run, for development")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "api.json")
+    args = parser.parse_args()
+    defaults = (500, 4, 5.0, "20,50") if args.quick else (10_000, 16, 15.0, "100,300,1000")
+    for name, value in zip(("vms", "hosts", "seconds", "clients"), defaults, strict=True):
+        if getattr(args, name) is None:
+            setattr(args, name, value)
+    started = time.perf_counter()
+    result = asyncio.run(run(args))
+    result["run_s"] = round(time.perf_counter() - started, 1)
+    show(result)
+    print(f"run time: {result['run_s']} s")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))
+    print(f"written to {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,64 @@
+"""The FastAPI application: routers, middleware, problem handlers. Built from an `ApiState`
+(bootstrap.py makes the real one), so tests run the same app over real sockets."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from starlette.middleware.cors import CORSMiddleware
+from starlette.middleware.gzip import GZipMiddleware
+from starlette.staticfiles import StaticFiles
+
+from xorca.api.http import BodyLimit, RequestLog, problem_handlers
+from xorca.api.routes import actions, events, health, objects, problems, tasks
+from xorca.api.state import ApiState
+
+__all__ = ["make_app"]
+
+API = "/api/v1"
+DESCRIPTION = """\
+xorca's REST and SSE API: every object of every managed Xen pool as a snapshot at a revision,
+the changes after any revision as server-sent events, and actions that become XAPI tasks.
+
+Authenticate with `Authorization: Bearer <token>` (`xorca token create`), or `?access_token=`
+where headers cannot be set (EventSource). Errors are `application/problem+json`, with XAPI's
+`code` and `params` when XAPI refused. Filters: see docs/filter.md; objects: docs/objects.md.
+"""
+
+
+def make_app(api: ApiState) -> FastAPI:
+    app = FastAPI(
+        title="xorca API",
+        version="1.0.0",
+        description=DESCRIPTION,
+        docs_url=f"{API}/docs",
+        openapi_url=f"{API}/openapi.json",
+        redoc_url=None,
+        exception_handlers=problem_handlers(),
+    )
+    app.state.api = api
+    app.include_router(health.router)
+    # order matters: the fixed paths before /{collection}/{id}
+    app.include_router(problems.router, prefix=API)
+    app.include_router(events.router, prefix=API)
+    app.include_router(tasks.router, prefix=API)
+    app.include_router(actions.router, prefix=API)
+    app.include_router(objects.router, prefix=API)
+    if api.settings.web_root is not None:
+        app.mount("/", StaticFiles(directory=api.settings.web_root, html=True), name="web")
+
+    def observe(method: str, route: str, status: int, seconds: float) -> None:
+        api.metrics.requests.labels(method, route, str(status)).inc()
+        api.metrics.request_time.labels(route).observe(seconds)
+
+    app.add_middleware(GZipMiddleware, minimum_size=1024)
+    if api.settings.origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=api.settings.origins,
+            allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
+            allow_headers=["Authorization", "Content-Type", "Last-Event-ID", "X-Request-ID"],
+            expose_headers=["Location", "X-Request-ID", "X-Xorca-Revision", "ETag"],
+        )
+    app.add_middleware(BodyLimit, limit=api.settings.max_body)
+    app.add_middleware(RequestLog, observe=observe)
+    return app

@@ -1,0 +1,1 @@
+"""The api's pure core: no I/O, only the standard library."""

@@ -1,0 +1,107 @@
+"""Everything running, for the api's tests and benchmarks: a simulated pool, a collector, the
+projection and the api gateway, each as the CLI runs it (in this process), over real sockets."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from nats.js import JetStreamContext
+
+from tests.integration.test_collector_log import (
+    Replica,
+    entry_of,
+    register,
+    settings_for,
+    wait_status,
+)
+from tests.support.nats import NatsServer
+from tests.support.simthread import SimThread
+from xorca.api.bootstrap import Gateway
+from xorca.api.bootstrap import run as run_api
+from xorca.api.settings import ApiSettings
+from xorca.contracts.subjects import OBJECTS_STREAM
+from xorca.contracts.tokens import Tokens
+from xorca.projection.bootstrap import run as run_projection
+from xorca.projection.service import Projection
+from xorca.projection.settings import ProjectionSettings
+from xorca.runtime.inprocess import service_running
+
+
+@dataclass
+class Stack:
+    sim: SimThread
+    projection: Projection
+    gateway: Gateway
+    token: str
+    js: JetStreamContext
+
+    @property
+    def url(self) -> str:
+        return self.gateway.url + "/api/v1"
+
+    def client(self, **options: Any) -> httpx.AsyncClient:
+        headers = {"Authorization": f"Bearer {self.token}", **options.pop("headers", {})}
+        return httpx.AsyncClient(base_url=self.url, headers=headers, timeout=30, **options)
+
+    async def settled(self, timeout: float = 30) -> int:
+        """Wait until the projection has applied the whole stream and the gateway's live view
+        caught up with the store; that revision."""
+        deadline = time.monotonic() + timeout
+        while True:
+            end = (await self.js.stream_info(OBJECTS_STREAM)).state.last_seq
+            if self.projection.position >= end and self.gateway.state.hub.position >= end:
+                return end
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"stream {end}, projection {self.projection.position}, "
+                    f"gateway {self.gateway.state.hub.position}"
+                )
+            await asyncio.sleep(0.05)
+
+
+@contextlib.asynccontextmanager
+async def running_stack(
+    nats_server: NatsServer,
+    js: JetStreamContext,
+    sim: SimThread,
+    store_url: str,
+    **api_settings: Any,
+) -> AsyncIterator[Stack]:
+    await register(js, entry_of(sim, 1))
+    projection_settings = ProjectionSettings(
+        nats_url=nats_server.url,
+        database_url=store_url,
+        projection_wait=0.05,
+        retry_pause=0.05,
+        http_port=-1,
+        log_json=False,
+    )
+    gateway_settings = ApiSettings(
+        **{
+            "nats_url": nats_server.url,
+            "database_url": store_url,
+            "api_host": "127.0.0.1",
+            "api_port": 0,
+            "sse_ping": 0.5,
+            "command_timeout": 10,
+            "log_json": False,
+            **api_settings,
+        }
+    )
+    tokens = await Tokens.open(js, create=True)
+    token, _ = await tokens.create("tests")
+    async with (
+        Replica(settings_for(nats_server)),
+        service_running(run_projection, projection_settings) as projection,
+        service_running(run_api, gateway_settings) as gateway,
+    ):
+        await wait_status(js, "pool-1", "synced", timeout=30)
+        stack = Stack(sim, projection, gateway, token, js)
+        await stack.settled()
+        yield stack
