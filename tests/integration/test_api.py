@@ -23,7 +23,9 @@ from typing import Any
 
 import httpx
 import pytest
+import websockets
 from nats.js import JetStreamContext
+from websockets.typing import Subprotocol
 
 from tests.integration.test_collector_log import activity, simulated, still
 from tests.support.nats import NatsServer
@@ -448,3 +450,32 @@ async def test_schemathesis_finds_no_server_error(
         assert process.returncode == 0, text[-3000:]
         checked = re.search(r"(\d+) passed", text.split("SUMMARY")[-1])
         assert checked is not None and int(checked.group(1)) >= 100, text[-2000:]
+
+
+async def test_the_console_of_a_running_vm_speaks_rfb_over_a_websocket(
+    nats_server: NatsServer, js: JetStreamContext, tmp_path: Path
+) -> None:
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    async with stack_on(nats_server, js, url) as stack, stack.client() as client:
+        vms = (await client.get("/vms")).json()["items"]
+        running = next(v for v in vms if v["power_state"] == "Running")
+        halted = next(v for v in vms if v["power_state"] == "Halted")
+        base = stack.gateway.url.replace("http://", "ws://") + "/api/v1/vms"
+        address = f"{base}/{running['id']}/console?access_token={stack.token}"
+        async with websockets.connect(address, subprotocols=[Subprotocol("binary")]) as ws:
+            assert ws.subprotocol == "binary"
+            greeting = await asyncio.wait_for(ws.recv(), 10)
+            assert isinstance(greeting, bytes) and greeting.startswith(b"RFB 003.")
+            await ws.send(greeting)  # the same version back: the handshake goes on
+            security = await asyncio.wait_for(ws.recv(), 10)
+            assert isinstance(security, bytes) and len(security) >= 1
+        refusals = [
+            (f"{base}/{running['id']}/console?access_token=xorca_wrong", 4401),
+            (f"{base}/{halted['id']}/console?access_token={stack.token}", 4409),
+            (f"{base}/nope/console?access_token={stack.token}", 4404),
+        ]
+        for address, code in refusals:
+            async with websockets.connect(address) as ws:
+                with pytest.raises(websockets.ConnectionClosed) as closed:
+                    await asyncio.wait_for(ws.recv(), 10)
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == code

@@ -12,8 +12,10 @@ from typing import Any
 
 import httpx
 from nats.js import JetStreamContext
+from pydantic import SecretStr
 
 from tests.integration.test_collector_log import (
+    KEY,
     Replica,
     entry_of,
     register,
@@ -86,6 +88,7 @@ async def running_stack(
         **{
             "nats_url": nats_server.url,
             "database_url": store_url,
+            "secret_key": SecretStr(KEY),  # consoles log in with the registry's credentials
             "api_host": "127.0.0.1",
             "api_port": 0,
             "sse_ping": 0.5,

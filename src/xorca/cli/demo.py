@@ -12,7 +12,8 @@ publishing them, all on this machine and all stopped by Ctrl-C.
   directory (``XORCA_DATABASE_URL`` chooses another store), and the demo waits until it has
   applied the whole stream;
 - the api gateway serves it on http://127.0.0.1:8080 (another free port when 8080 is taken,
-  or ``XORCA_API_PORT``), with an API token made for this run and printed once.
+  or ``XORCA_API_PORT``), with an API token made for this run and printed once, and the web UI
+  at ``/`` (``web/dist``, built by ``scripts/check`` or ``npm run build`` in web/).
 """
 
 from __future__ import annotations
@@ -191,6 +192,15 @@ def nats_running() -> Iterator[NatsProcess]:
         yield n
 
 
+def web_root() -> Path | None:
+    """``XORCA_WEB_ROOT``, else the web UI built in this checkout (``web/dist``), if any."""
+    wanted = os.environ.get("XORCA_WEB_ROOT", "").strip()
+    if wanted:
+        return Path(wanted)
+    built = Path(__file__).resolve().parents[3] / "web" / "dist"
+    return built if (built / "index.html").is_file() else None
+
+
 def api_port() -> int:
     """``XORCA_API_PORT``, else 8080 when it is free, else any free port (the line says which)."""
     wanted = os.environ.get("XORCA_API_PORT", "").strip()
@@ -248,8 +258,10 @@ async def run_demo(options: SimOptions, announce: Announce, *, ready_timeout: fl
                 api_settings = ApiSettings(
                     nats_url=nats_server.url,
                     database_url=database_url,
+                    secret_key=SecretStr(secret_key),  # to open consoles
                     api_host="127.0.0.1",
                     api_port=api_port(),
+                    web_root=web_root(),
                     log_json=False,
                 )
                 async with (

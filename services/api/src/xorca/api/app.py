@@ -9,7 +9,7 @@ from starlette.middleware.gzip import GZipMiddleware
 from starlette.staticfiles import StaticFiles
 
 from xorca.api.http import BodyLimit, RequestLog, problem_handlers
-from xorca.api.routes import actions, events, health, objects, problems, tasks
+from xorca.api.routes import actions, console, events, health, objects, problems, tasks
 from xorca.api.state import ApiState
 
 __all__ = ["make_app"]
@@ -40,6 +40,7 @@ def make_app(api: ApiState) -> FastAPI:
     # order matters: the fixed paths before /{collection}/{id}
     app.include_router(problems.router, prefix=API)
     app.include_router(events.router, prefix=API)
+    app.include_router(console.router, prefix=API)
     app.include_router(tasks.router, prefix=API)
     app.include_router(actions.router, prefix=API)
     app.include_router(objects.router, prefix=API)

@@ -1,0 +1,145 @@
+"""``GET /api/v1/vms/{id}/console`` (WebSocket): the VM's graphical console, as noVNC expects it.
+
+Binary WebSocket frames carry raw RFB both ways (subprotocol ``binary`` when the client asks for
+it). The gateway logs in to the VM's pool with the credentials of its registry entry (it needs
+``XORCA_SECRET_KEY``, like the collectors) and opens the console tunnel on the host running the VM
+with the XAPI client (``CONNECT /console`` with the session), then copies bytes until either side
+closes. The token comes as ``?access_token=`` (browsers cannot set headers on a WebSocket).
+
+Close codes: 4401 no valid token, 4403 not allowed, 4404 no such VM, 4409 the VM has no console
+now (not running), 4502 the pool could not be reached or refused, 4503 the gateway has no key to
+read pool credentials.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Annotated
+
+from fastapi import APIRouter, Path, WebSocket
+from starlette.websockets import WebSocketDisconnect
+
+from xorca.api.core.acl import can
+from xorca.api.state import ApiState
+from xorca.contracts.errors import ContractError
+from xorca.contracts.registry import PoolEntry, Registry
+from xorca.runtime.aio import cancel_and_wait
+from xorca.xapi import Xapi
+from xorca.xapi.client.console import ConsoleStream
+from xorca.xapi.errors import XapiError
+
+__all__ = ["router"]
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(tags=["console"])
+
+_CHUNK = 64 * 1024
+
+
+class _Refused(Exception):
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+@router.websocket("/vms/{id}/console")
+async def console(websocket: WebSocket, id: Annotated[str, Path(max_length=256)]) -> None:
+    api: ApiState = websocket.app.state.api
+    token = websocket.query_params.get("access_token", "")
+    scheme, _, bearer = websocket.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and bearer.strip():
+        token = bearer.strip()
+    principal = api.tokens.principal(token) if token else None
+    subprotocol = "binary" if "binary" in websocket.scope.get("subprotocols", []) else None
+    await websocket.accept(subprotocol=subprotocol)
+    if principal is None:
+        await websocket.close(4401, "a valid API token is required")
+        return
+    try:
+        async with api.store.reader() as reader:
+            row = await reader.get("vm", id)
+            statuses = await reader.list("pool-status") if row is not None else []
+        if row is None or row.deleted or row.data is None or not can(principal, "read", row.data):
+            raise _Refused(4404, f"no vm {id!r}")
+        if not can(principal, "operate", row.data):
+            raise _Refused(4403, "you may not use this VM's console")
+        if row.data.get("power_state") != "Running" or row.ref is None:
+            raise _Refused(4409, f"the VM is {row.data.get('power_state', 'unknown')}: no console")
+        entry = await _pool_entry(api, row.pool, [s.id for s in statuses if s.pool == row.pool])
+        async with Xapi(
+            entry.url,
+            entry.username,
+            entry.password.get_secret_value(),
+            tls=entry.tls.policy(),
+            timeout=api.settings.command_timeout,
+            originator="xorca-api-console",
+        ) as xapi:
+            try:
+                stream = await xapi.console(row.ref)
+            except XapiError as e:
+                raise _Refused(4409, f"no console: {e}") from e
+            async with stream:
+                log.info("console of vm %s opened for %s", id, principal.id)
+                await _pump(websocket, stream)
+    except _Refused as refused:
+        with contextlib.suppress(RuntimeError, WebSocketDisconnect):
+            await websocket.close(refused.code, refused.reason[:120])
+        return
+    except (XapiError, OSError) as e:
+        with contextlib.suppress(RuntimeError, WebSocketDisconnect):
+            await websocket.close(4502, f"the pool: {e}"[:120])
+        return
+    with contextlib.suppress(RuntimeError, WebSocketDisconnect):
+        await websocket.close(1000, "console closed")
+
+
+async def _pool_entry(api: ApiState, pool: str | None, registry_ids: list[str]) -> PoolEntry:
+    key = api.settings.secret_key
+    if key is None or not key.get_secret_value().strip():
+        raise _Refused(4503, "the gateway has no XORCA_SECRET_KEY to reach the pool")
+    try:
+        registry = await Registry.open(api.bus.js, key.get_secret_value())
+        for registry_id in registry_ids:
+            return await registry.get(registry_id)
+    except ContractError as e:
+        raise _Refused(4502, f"the pool's registry entry: {e}") from e
+    raise _Refused(4502, f"no registry entry serves pool {pool}")
+
+
+async def _pump(websocket: WebSocket, stream: ConsoleStream) -> None:
+    """Bytes both ways until one side closes."""
+
+    async def upstream() -> None:
+        while True:
+            message = await websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            data = message.get("bytes") or (message.get("text") or "").encode()
+            if data:
+                stream.writer.write(data)
+                await stream.writer.drain()
+
+    async def downstream() -> None:
+        while True:
+            data = await stream.reader.read(_CHUNK)
+            if not data:
+                return
+            await websocket.send_bytes(data)
+
+    tasks = [asyncio.create_task(upstream()), asyncio.create_task(downstream())]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            await cancel_and_wait(task)
+        for task in tasks:
+            if task.done() and not task.cancelled():
+                error = task.exception()
+                if error is not None and not isinstance(
+                    error, WebSocketDisconnect | ConnectionError
+                ):
+                    log.warning("console: %r", error)
