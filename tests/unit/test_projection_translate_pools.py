@@ -25,7 +25,7 @@ from xorca.xapi.sim.inventory import build_pool
 from xorca.xapi.sim.pool import SimPool
 from xorca.xapi.values import Value
 
-DUMPS = Path(__file__).resolve().parents[3] / "shared" / "xapi" / "records" / "xenadmin-xapi-db"
+DUMPS = Path(__file__).resolve().parents[1] / "data" / "xenadmin"
 DUMP_FILES = sorted(DUMPS.glob("*.xml"))
 
 
