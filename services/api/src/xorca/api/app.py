@@ -51,7 +51,8 @@ def make_app(api: ApiState) -> FastAPI:
         api.metrics.requests.labels(method, route, str(status)).inc()
         api.metrics.request_time.labels(route).observe(seconds)
 
-    app.add_middleware(GZipMiddleware, minimum_size=1024)
+    # level 5: most of level 9's gain (JSON of objects compresses ~7:1) for a fraction of its CPU
+    app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=5)
     if api.settings.origins:
         app.add_middleware(
             CORSMiddleware,

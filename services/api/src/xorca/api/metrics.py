@@ -8,7 +8,9 @@ status}
 xorca_api_request_seconds{route}            histogram  time to answer (to the first byte of a
                                                        stream)
 xorca_api_sse_clients                       gauge      SSE streams open
-xorca_api_sse_events_total{event}           counter    events sent (put, patch, del, reset, ping)
+xorca_api_sse_events_total{event}           counter    events sent: ``put`` (catching up from
+                                                       the store), ``change`` (live), ``ping``,
+                                                       ``reset``
 xorca_api_sse_cut_total                     counter    streams closed because the client fell
                                                        behind
 xorca_api_hub_position                      gauge      store revision the live view is at

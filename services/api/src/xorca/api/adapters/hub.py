@@ -62,6 +62,8 @@ class Change:
     old_json: bytes | None
     new_json: bytes | None
     patch: dict[str, Any] | None = None
+    #: the event as every client that sees everything whole gets it (encoded once)
+    shared_frame: bytes | None = None
 
     @cached_property
     def old(self) -> dict[str, Any] | None:

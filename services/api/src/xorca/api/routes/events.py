@@ -18,7 +18,6 @@ queue fills (``XORCA_SSE_QUEUE`` changes), or when one write waits on it longer 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator, Callable
 from typing import Annotated
 
@@ -141,20 +140,22 @@ async def _stream(
                 "reset", {"revision": revision, "horizon": horizon, "since": since}, revision
             )
             return
-        for frame in _catch_up(view, rows, revision):
-            metrics.sse_events.labels(frame[0]).inc()
-            yield frame[1]
-        complete = revision
+        frames = _catch_up(view, rows)
+        for start in range(0, len(frames), _BATCH):
+            yield b"".join(frames[start : start + _BATCH])
+            await asyncio.sleep(0)
+        metrics.sse_events.labels("put").inc(len(frames))
         metrics.sse_events.labels("ping").inc()
-        yield json_frame("ping", {"revision": complete}, complete)
-        async for out in _live(request, api, view, subscriber, revision):
-            if isinstance(out, int):
-                complete = max(complete, out)
-                metrics.sse_events.labels("ping").inc()
-                yield json_frame("ping", {"revision": complete}, complete)
+        yield json_frame("ping", {"revision": revision}, revision)
+        async for chunk, count in _live(request, api, view, subscriber, revision):
+            if count:
+                metrics.sse_events.labels("change").inc(count)
             else:
-                metrics.sse_events.labels(out[0]).inc()
-                yield out[1]
+                metrics.sse_events.labels("ping").inc()
+            yield chunk
+            # a client that reads fast never pauses the transport: without this, one stream
+            # would empty its whole backlog in one turn of the loop and starve everything else
+            await asyncio.sleep(0)
     finally:
         if subscriber.overflowed.is_set():
             metrics.sse_cut.inc()
@@ -162,9 +163,13 @@ async def _stream(
         metrics.sse_clients.dec()
 
 
-def _catch_up(view: View, rows: list[ObjectRow], revision: int) -> list[tuple[str, bytes]]:
+#: events written at once (one send) when more are waiting
+_BATCH = 256
+
+
+def _catch_up(view: View, rows: list[ObjectRow]) -> list[bytes]:
     """The stored changes as events; the last event of each revision carries its id."""
-    out: list[tuple[str, bytes]] = []
+    out: list[bytes] = []
     for i, row in enumerate(rows):
         if not view.wants_type(row.type):
             continue
@@ -172,41 +177,66 @@ def _catch_up(view: View, rows: list[ObjectRow], revision: int) -> list[tuple[st
         head = {"type": row.type, "id": row.id, "rev": row.rev}
         event_id = row.rev if last_of_rev else None
         if row.deleted or row.data is None:
-            out.append(("del", json_frame("del", head, event_id)))
+            out.append(json_frame("del", head, event_id))
         elif view.visible(row.data):
-            body = {**head, "data": view.item(row.data, row.rev)}
-            out.append(("put", json_frame("put", body, event_id)))
+            out.append(json_frame("put", {**head, "data": view.item(row.data, row.rev)}, event_id))
         else:
             # changed after `since` and not (or no longer) for this client: it may have it
-            out.append(("del", json_frame("del", head, event_id)))
+            out.append(json_frame("del", head, event_id))
     return out
+
+
+def _frame_of(view: View, change: Change) -> bytes | None:
+    """The event of ``change`` for this client; for clients that see everything whole, the
+    same bytes for all of them, encoded once (kept on the change)."""
+    if view.trivial and view.wants_type(change.type):
+        cached = change.shared_frame
+        if cached is None:
+            event = view.event_for(change)
+            assert event is not None
+            cached = change.shared_frame = json_frame(
+                event.event,  # type: ignore[arg-type]
+                event.body,
+                change.complete,
+            )
+        return cached
+    event = view.event_for(change)
+    if event is None:
+        return None
+    return json_frame(event.event, event.body, change.complete)  # type: ignore[arg-type]
 
 
 async def _live(
     request: Request, api: ApiState, view: View, subscriber: Subscriber, revision: int
-) -> AsyncIterator[tuple[str, bytes] | int]:
-    """Events of the hub's changes after ``revision``; an int is a ping's revision."""
+) -> AsyncIterator[tuple[bytes, int]]:
+    """The hub's changes after ``revision``, as chunks of events (with how many), or as a ping
+    (count 0) when nothing came for ``sse_ping`` seconds."""
     ping = api.settings.sse_ping
+    queue = subscriber.queue
     complete = revision
-    pending_id: int | None = None  # a revision reached by changes this client did not see
     while not subscriber.overflowed.is_set():
-        change: Change | None = None
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(ping):
-                change = await subscriber.queue.get()
-        if change is None:
-            if await request.is_disconnected():
-                return
-            yield max(complete, pending_id or 0)
-            continue
-        if change.commit <= revision:
-            continue  # the store read had it
-        event = view.event_for(change)
-        if change.complete is not None:
-            complete = max(complete, change.complete)
-        if event is None:
-            pending_id = complete
-            continue
-        pending_id = None
-        event_id = change.complete
-        yield event.event, json_frame(event.event, event.body, event_id)  # type: ignore[arg-type]
+        if queue.empty():
+            try:
+                async with asyncio.timeout(ping):
+                    first = await queue.get()
+            except TimeoutError:
+                if await request.is_disconnected():
+                    return
+                yield json_frame("ping", {"revision": complete}, complete), 0
+                continue
+        else:
+            first = queue.get_nowait()
+        changes = [first]
+        while len(changes) < _BATCH and not queue.empty():
+            changes.append(queue.get_nowait())
+        frames = []
+        for change in changes:
+            if change.commit <= revision:
+                continue  # the store read had it
+            if change.complete is not None:
+                complete = max(complete, change.complete)
+            frame = _frame_of(view, change)
+            if frame is not None:
+                frames.append(frame)
+        if frames:
+            yield b"".join(frames), len(frames)
