@@ -10,8 +10,8 @@ simulator (`bench_sim.start_sim`), NATS (the wheel's ``nats-server``), ``xorca c
 ``xorca projection`` (on SQLite, in a temporary directory) and ``xorca api`` (the measured
 process: its CPU time is read from ``/proc/<pid>/stat``). This process only makes the probes and
 reads events; the fan-out clients run in ``--workers`` processes of their own (multiprocessing), so
-that their parsing shares neither the gateway's event loop nor this one. Six processes share the
-machine's two cores: the machine's busy share is printed beside each figure.
+that their parsing shares neither the gateway's event loop nor this one. Six processes (and the
+workers) share the machine's two cores: the machine's busy share is printed beside the figures.
 
 - **list**: ``GET /api/v1/vms?limit=10000`` on a still pool, median of 5: time to the last byte and
   bytes on the wire, plain, with ``Accept-Encoding: gzip``, and ``ndjson=true``.
@@ -26,10 +26,13 @@ machine's two cores: the machine's busy share is printed beside each figure.
   and the blank line) against the ``put`` of the same whole object (``GET`` of the object, framed
   as the gateway frames a ``put``).
 - **fan-out**: for each N of ``--clients``, N SSE clients (raw asyncio streams: HTTP/1.1 by hand,
-  bytes scanned for the probe's text, events counted, nothing else decoded) at 100 changes/s with
-  the same probes: latency over all clients' probe events (a probe lost for one client counts as
-  infinitely late in the p99 that decides whether N passes), events delivered per second in
-  total, the gateway's CPU share (of one core) and its CPU per delivered event.
+  bytes scanned for the probe's text, events counted, nothing else decoded; up to ``--workers``
+  processes, one per 50 clients) connect on a still pool, then the activity runs at 100 changes/s
+  with the same probes: latency over all clients' probe events (a probe lost for one client
+  counts as infinitely late in the p99 that decides whether N passes), events the clients
+  received per second in total, the gateway's CPU share (of one core) and its CPU per delivered
+  event, how long a ``GET /healthz`` waits meanwhile, and how long the gateway takes to let go of
+  the streams once the clients are gone and for its live view to catch up with the store.
 
 Prints a table and writes ``bench/results/api.json``. Compare with ../shared/LIMITS.md (SSE fan-out
 from one uvicorn process, 100 events/s of ~300 B: ~13 µs CPU per delivered event at 100 clients,
@@ -432,16 +435,22 @@ async def ready_json(url: str, timeout: float, check: Any = None) -> dict[str, A
             await asyncio.sleep(0.2)
 
 
-async def settle(js: Any, projection_url: str, api_url: str, timeout: float = 300) -> None:
+async def settle(js: Any, projection_url: str, api_url: str, timeout: float = 300) -> float:
     """Until the projection has applied the whole stream and the gateway's live view has
-    everything the store holds."""
-    for _ in range(3):  # the stream keeps growing a little after the activity stops
-        end = (await js.stream_info(OBJECTS_STREAM)).state.last_seq
-        await ready_json(
-            f"{projection_url}/readyz", timeout, lambda b, end=end: b["position"] >= end
-        )
-        await ready_json(f"{api_url}/readyz", timeout, lambda b: b.get("lag") == 0)
-        await asyncio.sleep(1)
+    everything the store holds (and answers again); the seconds that took."""
+    started = time.perf_counter()
+    try:
+        async with asyncio.timeout(timeout):
+            for _ in range(3):  # the stream keeps growing a little after the activity stops
+                end = (await js.stream_info(OBJECTS_STREAM)).state.last_seq
+                await ready_json(
+                    f"{projection_url}/readyz", timeout, lambda b, end=end: b["position"] >= end
+                )
+                await ready_json(f"{api_url}/readyz", timeout, lambda b: b.get("lag") == 0)
+                await asyncio.sleep(1)
+    except TimeoutError:
+        print(f"  (the pipeline did not settle in {timeout} s: going on)")
+    return round(time.perf_counter() - started, 1)
 
 
 def gateway_metric(text: str, name: str) -> float:
@@ -453,8 +462,9 @@ def gateway_metric(text: str, name: str) -> float:
     return total
 
 
-async def gateway_metrics(api_url: str) -> dict[str, float]:
-    async with httpx.AsyncClient(timeout=120) as http:  # a saturated gateway answers late
+async def gateway_metrics(api_url: str, timeout: float = 300) -> dict[str, float]:
+    """A few of the gateway's metrics (a gateway busy with a backlog answers late)."""
+    async with httpx.AsyncClient(timeout=timeout) as http:
         text = (await http.get(f"{api_url}/metrics")).text
     return {
         "sse_clients": gateway_metric(text, "xorca_api_sse_clients"),
@@ -464,12 +474,49 @@ async def gateway_metrics(api_url: str) -> dict[str, float]:
     }
 
 
-async def streams_closed(api_url: str, timeout: float = 120) -> None:
-    """Until the gateway has let go of every SSE stream (it notices a gone client late)."""
-    with contextlib.suppress(TimeoutError):
+async def streams_closed(api_url: str, timeout: float = 300) -> dict[str, float] | None:
+    """Until the gateway has let go of every SSE stream (it notices a gone client late); its
+    metrics then (None: it did not within ``timeout``)."""
+    try:
         async with asyncio.timeout(timeout):
-            while (await gateway_metrics(api_url))["sse_clients"] > 0:  # noqa: ASYNC110
+            while True:
+                metrics = await gateway_metrics(api_url)
+                if metrics["sse_clients"] == 0:
+                    return metrics
                 await asyncio.sleep(0.5)
+    except (TimeoutError, httpx.HTTPError):
+        return None
+
+
+class HealthWatch:
+    """``GET /healthz`` every half second while it runs: how long the gateway takes to answer
+    a request that does nothing (what a liveness probe sees)."""
+
+    def __init__(self, api_url: str, patience: float = 5.0) -> None:
+        self.api_url = api_url
+        self.patience = patience
+        self.times: list[float] = []
+        self.unanswered = 0
+        self.asked: float | None = None  # when the request in flight was sent
+
+    async def run(self) -> None:
+        async with httpx.AsyncClient(timeout=self.patience) as http:
+            while True:
+                self.asked = time.perf_counter()
+                try:
+                    (await http.get(f"{self.api_url}/healthz")).raise_for_status()
+                    self.times.append(time.perf_counter() - self.asked)
+                except httpx.HTTPError:
+                    self.unanswered += 1
+                self.asked = None
+                await asyncio.sleep(0.5)
+
+    def figures(self) -> dict[str, Any]:
+        """Answer times; ``waiting_s``: how long the request in flight when it stopped had
+        waited (a lower bound of its answer time)."""
+        waiting = None if self.asked is None else round(time.perf_counter() - self.asked, 1)
+        return {"answered_ms": percentiles(self.times), "unanswered": self.unanswered,
+                "waiting_s": waiting, "patience_s": self.patience}  # fmt: skip
 
 
 # -- the measurements -------------------------------------------------------------------------
@@ -607,18 +654,23 @@ async def bench_fanout(
         errors = [e for a in answers for e in a[2]]
         print(f"  fan-out {clients}: {connected} connected in {connect_s:.1f} s"
               + (f" (errors: {errors})" if errors else ""))  # fmt: skip
+        before = await gateway_metrics(api_url)
         # connected on a still pool: the activity starts once every client is there
         await set_activity(control_url, FANOUT_RATE)
         await asyncio.sleep(2.0)
-        before = await gateway_metrics(api_url)
         meter = CpuMeter(pids | {f"worker{i}": p.pid or 0 for i, p in enumerate(processes)})
+        health = HealthWatch(api_url)
+        watching = asyncio.create_task(health.run())
         for pipe in pipes:
             pipe.send(("begin", None))
         first, sent = await probe.run(args.seconds)
         marks = [await ask(pipe, ("mark", None)) for pipe in pipes]
         cpu = meter.shares()
+        healthz = health.figures()
+        watching.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watching
         await set_activity(control_url, 0)  # what is queued drains: late, not lost
-        after = await gateway_metrics(api_url)
         last = first + len(sent) - 1
         deadline = time.monotonic() + PROBE_PATIENCE
         while time.monotonic() < deadline:
@@ -643,8 +695,9 @@ async def bench_fanout(
         merged += m
         lost += missing
     ended = [error for _, error in results if error and "CancelledError" not in error]
+    started = time.perf_counter()
+    after = await streams_closed(api_url)
     gateway = cpu["gateway"]
-    p99_with_lost = percentiles(latencies + [math.inf] * lost).get("p99", math.inf)
     return {
         "clients": clients,
         "workers": workers,
@@ -654,16 +707,17 @@ async def bench_fanout(
         "delivered_per_s": round(delivered / wall),
         "delivered_per_client_s": round(delivered / wall / max(connected, 1), 1),
         "mb_per_s": round(received / wall / 1e6, 2),
-        "gateway_events_per_s": round((after["sse_events"] - before["sse_events"]) / wall),
         "probes": len(sent),
         "merged": merged,
         "lost": lost,
         "latency_ms": percentiles(latencies),
-        "p99_ms_lost_as_inf": p99_with_lost,
+        "p99_ms_lost_as_inf": percentiles(latencies + [math.inf] * lost).get("p99", math.inf),
         "cpu_share": cpu,
         "gateway_cpu_us_per_event": round(gateway * 1e6 / max(delivered / wall, 1), 1),
-        "sse_cut": after["sse_cut"] - before["sse_cut"],
-        "hub_resyncs": after["hub_resyncs"] - before["hub_resyncs"],
+        "healthz": healthz,
+        "streams_released_s": round(time.perf_counter() - started, 1),
+        "sse_cut": after["sse_cut"] - before["sse_cut"] if after else None,
+        "hub_resyncs": after["hub_resyncs"] - before["hub_resyncs"] if after else None,
         "streams_ended": len(ended),
         "stream_errors": sorted(set(ended))[:3],
     }
@@ -781,13 +835,14 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 await settle(js, projection_url, api_url)
 
                 fanout = []
-                for clients in [int(n) for n in args.clients.split(",")]:
+                counts = [int(n) for n in args.clients.split(",")]
+                for i, clients in enumerate(counts):
                     fanout.append(await bench_fanout(
                         clients, args, probe, pool["control_url"], api_url, token, pids
                     ))  # fmt: skip
                     print(f"  fan-out {clients}: {fanout[-1]}")
-                    await settle(js, projection_url, api_url)
-                    await streams_closed(api_url)
+                    if i < len(counts) - 1:
+                        fanout[-1]["settled_s"] = await settle(js, projection_url, api_url)
                 results["fanout"] = fanout
             results["probe_vm"] = vm_uuid
             results["logs"] = {name: notable_lines(logs / f"{name}.log")
@@ -803,14 +858,17 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def notable_lines(log: Path) -> dict[str, Any]:
     """How many warnings and errors a service logged, and the first few distinct ones."""
-    lines = log.read_text(errors="replace").splitlines() if log.exists() else []
-    notable = [line for line in lines if any(w in line for w in ("WARNING", "ERROR", "Traceback"))]
+    lines = notable = 0
     first: list[str] = []
-    for line in notable:
-        text = re.sub(r"\d+", "N", line.split(" ", 2)[-1])[:200]
-        if text not in first:
-            first.append(text)
-    return {"lines": len(lines), "notable": len(notable), "first": first[:5]}
+    with contextlib.suppress(FileNotFoundError), log.open(errors="replace") as text:
+        for line in text:
+            lines += 1
+            if any(word in line for word in ("WARNING", "ERROR", "Traceback")):
+                notable += 1
+                shape = re.sub(r"\d+", "N", line.rstrip().split(" ", 2)[-1])[:200]
+                if len(first) < 5 and shape not in first:
+                    first.append(shape)
+    return {"lines": lines, "notable": notable, "first": first}
 
 
 def show(result: dict[str, Any]) -> None:
@@ -852,24 +910,41 @@ def show(result: dict[str, Any]) -> None:
           f"object ({m['whole_put_objects']} objects): ratio {m['ratio']}")  # fmt: skip
     print()
     print(
-        "SSE fan-out at 100 changes/s (latency over all clients' probe events, ms; CPU: share "
-        "of one core; µs: gateway CPU per delivered event; LIMITS: plain StreamingResponse, "
-        "interpolated at N)"
+        "SSE fan-out at 100 changes/s (latency: over every client's probe events, ms; lost: "
+        "client×probe pairs not seen in 10 s; CPU: share of one core)"
     )
-    print(f"{'clients':>7}{'conn':>6}{'wkrs':>5}{'ev/s':>9}{'/client':>8}{'MB/s':>6}{'p50':>8}"
-          f"{'p99':>8}{'max':>8}{'lost':>6}{'cut':>5}{'gw CPU':>7}{'µs/ev':>7}{'LIM µs':>7}"
-          f"{'ratio':>6}{'LIM p99':>8}{'clients':>8}{'machine':>8}")  # fmt: skip
+    print(f"{'clients':>7}{'conn':>6}{'wkrs':>5}{'events/s':>10}{'/client':>8}{'MB/s':>6}"
+          f"{'p50':>9}{'p99':>9}{'max':>9}{'lost':>7}{'cut':>5}{'gw CPU':>7}{'clients':>8}"
+          f"{'machine':>8}")  # fmt: skip
     for f in result["fanout"]:
         lat, cpu = f["latency_ms"], f["cpu_share"]
-        limits = limits_at(f["clients"])
         workers = sum(v for k, v in cpu.items() if k.startswith("worker"))
+        cut = "?" if f["sse_cut"] is None else f"{f['sse_cut'] + f['streams_ended']:.0f}"
+        print(f"{f['clients']:>7}{f['connected']:>6}{f['workers']:>5}{f['delivered_per_s']:>10}"
+              f"{f['delivered_per_client_s']:>8}{f['mb_per_s']:>6.1f}{lat.get('p50', '-'):>9}"
+              f"{lat.get('p99', '-'):>9}{lat.get('max', '-'):>9}{f['lost']:>7}{cut:>5}"
+              f"{cpu['gateway']:>7.2f}{workers:>8.2f}{cpu['machine']:>8.2f}")  # fmt: skip
+    print()
+    print(
+        "fan-out against LIMITS (plain StreamingResponse on uvloop, interpolated at N): gateway "
+        "CPU per delivered event; /healthz answer time during the run (5 s patience); seconds "
+        "until the gateway let go of the streams and its live view caught up afterwards "
+        "(waiting: a /healthz still unanswered at the end, for so many seconds)"
+    )
+    print(f"{'clients':>7}{'µs/event':>9}{'LIMITS':>8}{'ratio':>7}{'p99/LIM':>9}"
+          f"{'hz p50':>8}{'hz max':>8}{'hz >5s':>7}{'waiting':>8}{'released':>9}"
+          f"{'settled':>8}")  # fmt: skip
+    for f in result["fanout"]:
+        limits = limits_at(f["clients"])
         ratio = f["gateway_cpu_us_per_event"] / limits["cpu_us_per_event"]
-        print(f"{f['clients']:>7}{f['connected']:>6}{f['workers']:>5}{f['delivered_per_s']:>9}"
-              f"{f['delivered_per_client_s']:>8}{f['mb_per_s']:>6.1f}{lat.get('p50', '-'):>8}"
-              f"{lat.get('p99', '-'):>8}{lat.get('max', '-'):>8}{f['lost']:>6}"
-              f"{f['sse_cut'] + f['streams_ended']:>5.0f}{cpu['gateway']:>7.2f}"
-              f"{f['gateway_cpu_us_per_event']:>7}{limits['cpu_us_per_event']:>7}{ratio:>6.2f}"
-              f"{limits['p99_ms']:>8}{workers:>8.2f}{cpu['machine']:>8.2f}")  # fmt: skip
+        p99 = f["latency_ms"].get("p99")
+        p99_ratio = f"{p99 / limits['p99_ms']:.0f}x" if p99 is not None else "-"
+        hz = f["healthz"]["answered_ms"]
+        print(f"{f['clients']:>7}{f['gateway_cpu_us_per_event']:>9}"
+              f"{limits['cpu_us_per_event']:>8}{ratio:>7.2f}{p99_ratio:>9}"
+              f"{hz.get('p50', '-'):>8}{hz.get('max', '-'):>8}{f['healthz']['unanswered']:>7}"
+              f"{f['healthz']['waiting_s'] or '-':>8}{f['streams_released_s']:>9}"
+              f"{f.get('settled_s', '-'):>8}")  # fmt: skip
     best = result["largest_clients_p99_under_1s"]
     print(f"largest N with p99 < 1 s (lost probes counted as late): {best}")
     for name, log in result["logs"].items():
