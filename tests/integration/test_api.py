@@ -444,6 +444,7 @@ async def test_schemathesis_finds_no_server_error(
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
             env={**os.environ, "SCHEMATHESIS_HOOKS": ""},
+            cwd=tmp_path,  # its cache (.schemathesis/) stays out of the checkout
         )
         output, _ = await asyncio.wait_for(process.communicate(), 110)
         text = output.decode(errors="replace")
