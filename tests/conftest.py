@@ -10,7 +10,11 @@ from tests.support.simthread import SimThread
 from xorca.xapi.sim.pool import SimConfig
 from xorca.xapi.sim.simulator import SimOptions
 
-pytest_plugins = ["tests.support.nats_fixtures", "tests.support.postgres"]
+pytest_plugins = [
+    "tests.support.nats_fixtures",
+    "tests.support.postgres",
+    "tests.support.browser",
+]
 
 FAST = SimConfig(failed_login_delay=0.2, operation_seconds=0.2, event_batching_delay=0.01)
 

@@ -73,9 +73,12 @@ async def running_stack(
     js: JetStreamContext,
     sim: SimThread,
     store_url: str,
+    pools: int = 1,
     **api_settings: Any,
 ) -> AsyncIterator[Stack]:
-    await register(js, entry_of(sim, 1))
+    """The stack over ``sim``'s pools 1..``pools`` (registered as ``pool-1``…), once every pool
+    is synced and the whole stream projected."""
+    await register(js, *(entry_of(sim, i) for i in range(1, pools + 1)))
     projection_settings = ProjectionSettings(
         nats_url=nats_server.url,
         database_url=store_url,
@@ -104,7 +107,8 @@ async def running_stack(
         service_running(run_projection, projection_settings) as projection,
         service_running(run_api, gateway_settings) as gateway,
     ):
-        await wait_status(js, "pool-1", "synced", timeout=30)
+        for i in range(1, pools + 1):
+            await wait_status(js, f"pool-{i}", "synced", timeout=30)
         stack = Stack(sim, projection, gateway, token, js)
         await stack.settled()
         yield stack
