@@ -304,6 +304,8 @@ async def test_lists_filter_select_page_stream_and_compress(
         assert len(lines) == 1 + len(everything)
         compressed = await client.get("/vms", headers={"Accept-Encoding": "gzip"})
         assert compressed.headers["content-encoding"] == "gzip"
+        cancel = (await client.get("/tasks/actions")).json()  # not taken for a task's id
+        assert [a["name"] for a in cancel] == ["cancel"]
         one = await client.get(f"/vms/{everything[0]['id']}")
         assert one.json()["id"] == everything[0]["id"]
         assert one.headers["x-request-id"]

@@ -41,8 +41,8 @@ def make_app(api: ApiState) -> FastAPI:
     app.include_router(problems.router, prefix=API)
     app.include_router(events.router, prefix=API)
     app.include_router(console.router, prefix=API)
+    app.include_router(actions.router, prefix=API)  # /tasks/actions before /tasks/{id}
     app.include_router(tasks.router, prefix=API)
-    app.include_router(actions.router, prefix=API)
     app.include_router(objects.router, prefix=API)
     if api.settings.web_root is not None:
         app.mount("/", StaticFiles(directory=api.settings.web_root, html=True), name="web")
