@@ -22,10 +22,10 @@ from xorca.api.app import make_app
 from xorca.api.metrics import Metrics
 from xorca.api.settings import ApiSettings
 from xorca.api.state import ApiState
-from xorca.contracts.setup import ensure_streams
+from xorca.contracts.setup import ensure_streams_when_ready
 from xorca.contracts.tokens import Tokens
 from xorca.runtime.http import HttpServer
-from xorca.runtime.nats import NATS_ERRORS, NatsBus
+from xorca.runtime.nats import NatsBus
 from xorca.store import SchemaOutdated, Store, StoreUnavailable
 
 __all__ = ["Gateway", "run", "run_until_signalled"]
@@ -64,31 +64,13 @@ async def _open_store(url: str) -> Store:
             pause = min(pause * 2, 5.0)
 
 
-async def _lay_out(bus: NatsBus, settings: ApiSettings) -> None:
-    for attempt in range(1, 61):
-        try:
-            await ensure_streams(
-                bus.js,
-                replicas=settings.nats_replicas,
-                history=settings.objects_history,
-                duplicate_window=settings.duplicate_window,
-                audit_max_age=settings.audit_max_age,
-            )
-            return
-        except NATS_ERRORS as e:
-            if attempt == 60:
-                raise
-            log.warning("cannot lay out the streams yet (%r): retrying", e)
-            await asyncio.sleep(min(0.1 * attempt, 2.0))
-
-
 async def run(settings: ApiSettings, *, started: Callable[[Gateway], None] | None = None) -> None:
     """Serve until `Gateway.stop` or cancellation."""
     store = await _open_store(settings.database_url)
     try:
         bus = await NatsBus.connect(settings.servers, name="xorca-api")
         try:
-            await _lay_out(bus, settings)
+            await ensure_streams_when_ready(bus.js, settings)
             tokens = TokenCache(await Tokens.open(bus.js))
             await tokens.start()
             metrics = Metrics()

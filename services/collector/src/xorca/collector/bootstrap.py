@@ -21,9 +21,9 @@ from xorca.collector.service import Collector
 from xorca.collector.settings import CollectorSettings
 from xorca.contracts.leases import Leases
 from xorca.contracts.registry import Registry
-from xorca.contracts.setup import ensure_streams
+from xorca.contracts.setup import ensure_streams_when_ready
 from xorca.runtime.http import HttpServer, make_app
-from xorca.runtime.nats import NATS_ERRORS, NatsBus
+from xorca.runtime.nats import NatsBus
 from xorca.xapi.watcher import Backoff, WatchOptions
 
 __all__ = ["links_for", "run", "run_until_signalled"]
@@ -43,25 +43,6 @@ def links_for(settings: CollectorSettings) -> XapiLinks:
     return XapiLinks(watch=watch, timeout=settings.xapi_timeout)
 
 
-async def _lay_out(bus: NatsBus, settings: CollectorSettings) -> None:
-    """`ensure_streams`, retried while JetStream is not ready (a server that just started)."""
-    for attempt in range(1, 61):
-        try:
-            await ensure_streams(
-                bus.js,
-                replicas=settings.nats_replicas,
-                history=settings.objects_history,
-                duplicate_window=settings.duplicate_window,
-                audit_max_age=settings.audit_max_age,
-            )
-            return
-        except NATS_ERRORS as e:
-            if attempt == 60:
-                raise
-            log.warning("cannot lay out the streams yet (%r): retrying", e)
-            await asyncio.sleep(min(0.1 * attempt, 2.0))
-
-
 async def run(
     settings: CollectorSettings, *, started: Callable[[Collector], None] | None = None
 ) -> None:
@@ -73,7 +54,7 @@ async def run(
         max_in_flight=settings.max_in_flight,
     )
     try:
-        await _lay_out(bus, settings)
+        await ensure_streams_when_ready(bus.js, settings)
         collector = Collector(
             settings,
             bus=bus,

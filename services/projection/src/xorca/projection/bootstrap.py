@@ -19,12 +19,12 @@ import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
-from xorca.contracts.setup import ensure_streams
+from xorca.contracts.setup import ensure_streams_when_ready
 from xorca.projection.adapters.log import stream_state
 from xorca.projection.service import CONSUMER, Projection, ProjectionOptions
 from xorca.projection.settings import ProjectionSettings
 from xorca.runtime.http import HttpServer, make_app
-from xorca.runtime.nats import NATS_ERRORS, NatsBus
+from xorca.runtime.nats import NatsBus
 from xorca.store import Store
 
 __all__ = ["RebuildReport", "options_for", "rebuild", "run", "run_until_signalled"]
@@ -46,32 +46,13 @@ def options_for(settings: ProjectionSettings) -> ProjectionOptions:
     )
 
 
-async def _lay_out(bus: NatsBus, settings: ProjectionSettings) -> None:
-    """`ensure_streams`, retried while JetStream is not ready (a server that just started)."""
-    for attempt in range(1, 61):
-        try:
-            await ensure_streams(
-                bus.js,
-                replicas=settings.nats_replicas,
-                history=settings.objects_history,
-                duplicate_window=settings.duplicate_window,
-                audit_max_age=settings.audit_max_age,
-            )
-            return
-        except NATS_ERRORS as e:
-            if attempt == 60:
-                raise
-            log.warning("cannot lay out the streams yet (%r): retrying", e)
-            await asyncio.sleep(min(0.1 * attempt, 2.0))
-
-
 @contextlib.asynccontextmanager
 async def _connected(settings: ProjectionSettings) -> AsyncIterator[tuple[Store, NatsBus]]:
     store = await Store.open(settings.database_url)
     try:
         bus = await NatsBus.connect(settings.servers, name="xorca-projection")
         try:
-            await _lay_out(bus, settings)
+            await ensure_streams_when_ready(bus.js, settings)
             yield store, bus
         finally:
             await bus.close()

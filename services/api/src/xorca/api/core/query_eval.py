@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import operator
 import re
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -85,16 +86,16 @@ def _any(test: Predicate, values: Iterable[Any]) -> bool:
 # Predicates: what a `field:value` term asks of each value at its path
 
 
-class Predicate:
+class Predicate(ABC):
     """What a `field:value` term asks of each value found at its path."""
 
     __slots__ = ()
 
-    def accepts(self, value: Any) -> bool:
-        raise NotImplementedError
+    @abstractmethod
+    def accepts(self, value: Any) -> bool: ...
 
-    def render(self) -> str:
-        raise NotImplementedError
+    @abstractmethod
+    def render(self) -> str: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,18 +240,18 @@ class InRange(Predicate):
 # Queries: the tree
 
 
-class Query:
+class Query(ABC):
     """A parsed filter: the root of its tree, and every node of it."""
 
     __slots__ = ()
 
+    @abstractmethod
     def matches(self, obj: Mapping[str, Any]) -> bool:
         """Whether ``obj`` (a client object) passes the filter."""
-        raise NotImplementedError
 
+    @abstractmethod
     def fields(self) -> frozenset[str]:
         """The top-level keys of an object that the filter reads."""
-        raise NotImplementedError
 
 
 @dataclass(frozen=True, slots=True)
