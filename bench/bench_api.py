@@ -58,6 +58,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -739,6 +740,76 @@ def limits_at(clients: int) -> dict[str, float]:
 # -- the run --------------------------------------------------------------------------------
 
 
+@dataclass
+class Services:
+    """Every service of a stack, each ``xorca <service>`` in a process of its own."""
+
+    nc: Any
+    js: Any
+    token: str
+    api_url: str
+    projection_url: str
+    pids: dict[str, int]
+    timings: dict[str, float]
+
+
+async def start_services(
+    pool: dict[str, Any],
+    nats_url: str,
+    tmp: Path,
+    services: contextlib.ExitStack,
+    *,
+    api_env: dict[str, str] | None = None,
+) -> Services:
+    """Register the pool, make a token, then start the collector (until the pool is in the
+    stream), the projection (until it applied the stream) and the gateway (until ready). Logs go
+    to ``tmp/<service>.log``; the processes stop with ``services``."""
+    nc = await nats.connect(nats_url)
+    js = nc.jetstream()
+    await ensure_streams(js)
+    registry = await Registry.open(js, KEY, create=True)
+    await registry.put(
+        PoolEntry(id="bench", name="bench", url=pool["url"], username=pool["username"],
+                  password=SecretStr(pool["password"]))
+    )  # fmt: skip
+    token, _ = await (await Tokens.open(js, create=True)).create("bench")
+    common = {"XORCA_NATS_URL": nats_url, "XORCA_LOG_LEVEL": "WARNING", "XORCA_LOG_JSON": "false",
+              "XORCA_DATABASE_URL": f"sqlite:///{tmp / 'state.db'}"}  # fmt: skip
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    collector = services.enter_context(service_process(
+        "collector",
+        common | {"XORCA_SECRET_KEY": KEY, "XORCA_COLLECTOR_ID": "bench",
+                  "XORCA_WATCH_POLL": "5", "XORCA_HTTP_PORT": "-1"},
+        tmp / "collector.log",
+    ))  # fmt: skip
+    await wait_synced(js, {"bench"}, timeout=900)
+    timings["collector_synced_s"] = round(time.perf_counter() - started, 2)
+    projection_port = free_port()
+    projection_url = f"http://127.0.0.1:{projection_port}"
+    started = time.perf_counter()
+    projection = services.enter_context(service_process(
+        "projection",
+        common | {"XORCA_HTTP_HOST": "127.0.0.1", "XORCA_HTTP_PORT": str(projection_port)},
+        tmp / "projection.log",
+    ))  # fmt: skip
+    end = (await js.stream_info(OBJECTS_STREAM)).state.last_seq
+    await ready_json(f"{projection_url}/readyz", 900, lambda b: b["position"] >= end)
+    timings["projection_built_s"] = round(time.perf_counter() - started, 2)
+    api_url = f"http://127.0.0.1:{free_port()}"
+    started = time.perf_counter()
+    gateway = services.enter_context(service_process(
+        "api",
+        common | {"XORCA_API_HOST": "127.0.0.1", "XORCA_API_PORT": api_url.rsplit(":")[-1],
+                  "XORCA_SECRET_KEY": KEY, **(api_env or {})},
+        tmp / "api.log",
+    ))  # fmt: skip
+    await ready_json(f"{api_url}/readyz", 300)
+    timings["gateway_ready_s"] = round(time.perf_counter() - started, 2)
+    pids = {"gateway": gateway.pid, "projection": projection.pid, "collector": collector.pid}
+    return Services(nc, js, token, api_url, projection_url, pids, timings)
+
+
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     nofile = raise_nofile()
     process, pool = start_sim(args.vms, args.hosts)
@@ -752,53 +823,14 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             contextlib.ExitStack() as services,
         ):
             logs = Path(tmp)
-            nc = await nats.connect(nats_server.url)
-            js = nc.jetstream()
-            await ensure_streams(js)
-            registry = await Registry.open(js, KEY, create=True)
-            await registry.put(
-                    PoolEntry(id="bench", name="bench", url=pool["url"],
-                              username=pool["username"], password=SecretStr(pool["password"]))
-                )  # fmt: skip
-            token, _ = await (await Tokens.open(js, create=True)).create("bench")
-            common = {"XORCA_NATS_URL": nats_server.url, "XORCA_LOG_LEVEL": "WARNING",
-                      "XORCA_LOG_JSON": "false",
-                      "XORCA_DATABASE_URL": f"sqlite:///{Path(tmp) / 'state.db'}"}  # fmt: skip
-            started = time.perf_counter()
-            collector = services.enter_context(service_process(
-                "collector",
-                common | {"XORCA_SECRET_KEY": KEY, "XORCA_COLLECTOR_ID": "bench",
-                          "XORCA_WATCH_POLL": "5", "XORCA_HTTP_PORT": "-1"},
-                logs / "collector.log",
-            ))  # fmt: skip
-            await wait_synced(js, {"bench"}, timeout=900)
-            results["collector_synced_s"] = round(time.perf_counter() - started, 2)
-            projection_port = free_port()
-            projection_url = f"http://127.0.0.1:{projection_port}"
-            started = time.perf_counter()
-            projection = services.enter_context(service_process(
-                "projection",
-                common | {"XORCA_HTTP_HOST": "127.0.0.1", "XORCA_HTTP_PORT": str(projection_port)},
-                logs / "projection.log",
-            ))  # fmt: skip
-            end = (await js.stream_info(OBJECTS_STREAM)).state.last_seq
-            await ready_json(f"{projection_url}/readyz", 900, lambda b: b["position"] >= end)
-            results["projection_built_s"] = round(time.perf_counter() - started, 2)
-            api_url = f"http://127.0.0.1:{free_port()}"
-            started = time.perf_counter()
-            gateway = services.enter_context(service_process(
-                "api",
-                common | {"XORCA_API_HOST": "127.0.0.1", "XORCA_API_PORT": api_url.rsplit(":")[-1]},
-                logs / "api.log",
-            ))  # fmt: skip
-            await ready_json(f"{api_url}/readyz", 300)
-            results["gateway_ready_s"] = round(time.perf_counter() - started, 2)
+            stack = await start_services(pool, nats_server.url, logs, services)
+            nc, js, token = stack.nc, stack.js, stack.token
+            api_url, projection_url = stack.api_url, stack.projection_url
+            results.update(stack.timings)
             print(f"collector synced in {results['collector_synced_s']} s, projection built in "
                   f"{results['projection_built_s']} s, gateway ready in "
                   f"{results['gateway_ready_s']} s")  # fmt: skip
-            pids = {"gateway": gateway.pid, "projection": projection.pid,
-                    "collector": collector.pid, "sim": process.pid,
-                    "bench": os.getpid()}  # fmt: skip
+            pids = stack.pids | {"sim": process.pid, "bench": os.getpid()}
 
             results["list"] = await bench_list(api_url, token)
 

@@ -40,27 +40,18 @@ import time
 from pathlib import Path
 from typing import Any
 
-import nats
 import orjson
 from playwright.async_api import Browser, BrowserContext, ConsoleMessage, Page, async_playwright
-from pydantic import SecretStr
 
 from bench_api import (
-    KEY,
     CpuMeter,
-    free_port,
     gateway_metrics,
-    ready_json,
-    service_process,
     set_activity,
     settle,
+    start_services,
 )
 from bench_sim import ROOT, start_sim
-from xorca.cli.demo import NatsProcess, wait_synced
-from xorca.contracts.registry import PoolEntry, Registry
-from xorca.contracts.setup import ensure_streams
-from xorca.contracts.subjects import OBJECTS_STREAM
-from xorca.contracts.tokens import Tokens
+from xorca.cli.demo import NatsProcess
 
 DIST = ROOT / "web" / "dist"
 LAUNCH_ARGS = ["--no-sandbox", "--disable-dev-shm-usage"]
@@ -292,51 +283,17 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             NatsProcess(Path(tmp)) as nats_server,
             contextlib.ExitStack() as services,
         ):
-            logs = Path(tmp)
-            nc = await nats.connect(nats_server.url)
-            js = nc.jetstream()
-            await ensure_streams(js)
-            registry = await Registry.open(js, KEY, create=True)
-            await registry.put(
-                PoolEntry(id="bench", name="bench", url=pool["url"], username=pool["username"],
-                          password=SecretStr(pool["password"]))
+            stack = await start_services(
+                pool, nats_server.url, Path(tmp), services,
+                api_env={"XORCA_WEB_ROOT": str(args.dist)},
             )  # fmt: skip
-            token, _ = await (await Tokens.open(js, create=True)).create("bench")
-            common = {"XORCA_NATS_URL": nats_server.url, "XORCA_LOG_LEVEL": "WARNING",
-                      "XORCA_LOG_JSON": "false",
-                      "XORCA_DATABASE_URL": f"sqlite:///{Path(tmp) / 'state.db'}"}  # fmt: skip
-            started = time.perf_counter()
-            collector = services.enter_context(service_process(
-                "collector",
-                common | {"XORCA_SECRET_KEY": KEY, "XORCA_COLLECTOR_ID": "bench",
-                          "XORCA_WATCH_POLL": "5", "XORCA_HTTP_PORT": "-1"},
-                logs / "collector.log",
-            ))  # fmt: skip
-            await wait_synced(js, {"bench"}, timeout=900)
-            results["collector_synced_s"] = round(time.perf_counter() - started, 2)
-            projection_url = f"http://127.0.0.1:{free_port()}"
-            projection = services.enter_context(service_process(
-                "projection",
-                common | {"XORCA_HTTP_HOST": "127.0.0.1",
-                          "XORCA_HTTP_PORT": projection_url.rsplit(":")[-1]},
-                logs / "projection.log",
-            ))  # fmt: skip
-            end = (await js.stream_info(OBJECTS_STREAM)).state.last_seq
-            await ready_json(f"{projection_url}/readyz", 900, lambda b: b["position"] >= end)
-            results["projection_built_s"] = round(time.perf_counter() - started, 2)
-            api_url = f"http://127.0.0.1:{free_port()}"
-            gateway = services.enter_context(service_process(
-                "api",
-                common | {"XORCA_API_HOST": "127.0.0.1", "XORCA_API_PORT": api_url.rsplit(":")[-1],
-                          "XORCA_WEB_ROOT": str(args.dist), "XORCA_SECRET_KEY": KEY},
-                logs / "api.log",
-            ))  # fmt: skip
-            await ready_json(f"{api_url}/readyz", 300)
+            nc, js, token, api_url = stack.nc, stack.js, stack.token, stack.api_url
+            projection_url = stack.projection_url
+            results.update(stack.timings)
             await settle(js, projection_url, api_url)
             print(f"collector synced in {results['collector_synced_s']} s, projection built "
-                  f"at {results['projection_built_s']} s; gateway at {api_url}")  # fmt: skip
-            pids = {"gateway": gateway.pid, "projection": projection.pid,
-                    "collector": collector.pid, "sim": process.pid}  # fmt: skip
+                  f"in {results['projection_built_s']} s; gateway at {api_url}")  # fmt: skip
+            pids = stack.pids | {"sim": process.pid}
             urls = {"api": api_url, "projection": projection_url, "control": pool["control_url"]}
             async with async_playwright() as playwright:
                 browser = await playwright.chromium.launch(
