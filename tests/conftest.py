@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import pytest
 
 from tests.support.simthread import SimThread
-from xorca.xapi.sim.pool import SimConfig
-from xorca.xapi.sim.simulator import SimOptions
+from xorca.xapi_sim.simulator import SimOptions
+from xorca.xapi_sim.state.pool import SimConfig
 
 pytest_plugins = [
     "tests.support.nats_fixtures",

@@ -25,8 +25,8 @@ from xorca.xapi.client import (
     TaskCancelled,
     Xapi,
 )
-from xorca.xapi.sim.pool import SimConfig
-from xorca.xapi.sim.simulator import SimOptions
+from xorca.xapi_sim.simulator import SimOptions
+from xorca.xapi_sim.state.pool import SimConfig
 
 QUICK = RetryPolicy(attempts=2, backoff=0.05, max_backoff=0.1, probe_timeout=2)
 

@@ -38,10 +38,10 @@ from xorca.contracts.setup import ensure_streams
 from xorca.contracts.status import PoolStatusChanged, decode_status
 from xorca.contracts.subjects import object_subject, objects_filter, status_subject
 from xorca.runtime.aio import cancel_and_wait
-from xorca.xapi.sim.content.guests import destroy_vm
-from xorca.xapi.sim.pool import SimPool
-from xorca.xapi.sim.simulator import SimOptions
 from xorca.xapi.watcher import default_classes
+from xorca.xapi_sim.content.guests import destroy_vm
+from xorca.xapi_sim.simulator import SimOptions
+from xorca.xapi_sim.state.pool import SimPool
 
 # the real NATS server fixtures (nats_server, nc, js) come from tests/conftest.py
 

@@ -54,8 +54,8 @@ from xorca.projection.settings import ProjectionSettings
 from xorca.runtime.aio import cancel_and_wait
 from xorca.runtime.inprocess import service_running
 from xorca.store import Store
-from xorca.xapi.sim.pool import SimPool
 from xorca.xapi.watcher import default_classes
+from xorca.xapi_sim.state.pool import SimPool
 
 Rows = dict[tuple[str, str], dict[str, Any]]
 

@@ -18,9 +18,6 @@ from tests.support.control import control, pool_client
 from tests.support.simthread import SimThread
 from xorca.xapi.client import PoolUnreachable, RetryPolicy
 from xorca.xapi.errors import ApiError
-from xorca.xapi.sim import dispatch
-from xorca.xapi.sim.handlers.session import open_session
-from xorca.xapi.sim.pool import SimPool
 from xorca.xapi.values import Value
 from xorca.xapi.watcher import (
     Backoff,
@@ -32,6 +29,9 @@ from xorca.xapi.watcher import (
     WatchOptions,
     apply_changes,
 )
+from xorca.xapi_sim.handlers.session import open_session
+from xorca.xapi_sim.rpc import dispatch
+from xorca.xapi_sim.state.pool import SimPool
 
 T = TypeVar("T")
 QUICK = RetryPolicy(attempts=2, backoff=0.05, max_backoff=0.1, probe_timeout=1)

@@ -27,8 +27,8 @@ from tests.integration.test_watcher_faults import (
 )
 from tests.support.simthread import SimThread
 from xorca.xapi.errors import ConnectionFailed, PoolUnreachable, ProtocolError
-from xorca.xapi.sim.pool import SimPool
 from xorca.xapi.watcher import PoolWatcher, State
+from xorca.xapi_sim.state.pool import SimPool
 
 MARK = "renamed-by-the-test"
 Plan = Callable[[httpx.Response, bytes], httpx.Response]

@@ -12,7 +12,7 @@ import struct
 from dataclasses import dataclass
 from typing import Any
 
-from xorca.xapi.sim.rfb import PixelFormat
+from xorca.xapi_sim.consoles.rfb import PixelFormat
 
 
 @dataclass

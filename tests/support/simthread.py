@@ -12,9 +12,9 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import Future
 from typing import Any, TypeVar
 
-from xorca.xapi.sim.control import ControlEndpoint
-from xorca.xapi.sim.run import simulator_running
-from xorca.xapi.sim.simulator import RunningPool, SimOptions, Simulator
+from xorca.xapi_sim.http.control import ControlEndpoint
+from xorca.xapi_sim.run import simulator_running
+from xorca.xapi_sim.simulator import RunningPool, SimOptions, Simulator
 
 T = TypeVar("T")
 

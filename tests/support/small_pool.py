@@ -15,10 +15,10 @@ from typing import Any, Self
 import pytest
 
 from xorca.xapi.errors import XapiError
-from xorca.xapi.sim import dispatch
-from xorca.xapi.sim.db import Database, Record
-from xorca.xapi.sim.pool import SimConfig, SimPool
 from xorca.xapi.values import Value
+from xorca.xapi_sim.rpc import dispatch
+from xorca.xapi_sim.state.db import Database, Record
+from xorca.xapi_sim.state.pool import SimConfig, SimPool
 
 GIB = 1 << 30
 MIB = 1 << 20

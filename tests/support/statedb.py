@@ -13,7 +13,7 @@ strings stay text. Fields the datamodel no longer has stay text too.
 
 Older dumps (``state.db.xml``) store only one side of each one-to-many relation (``VBD.VM``, not
 ``VM.VBDs``): xapi rebuilds the sets when it loads them, and so does `load_statedb`, for every set
-a row lacks (``xorca.xapi.sim.relations`` names the pairs).
+a row lacks (``xorca.xapi_sim.state.relations`` names the pairs).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from pathlib import Path
 
 from xorca.projection.core.records import Raw
 from xorca.xapi.datamodel import ClassDef, Datamodel, MapOf, OptionOf, Prim, SetOf, Type, datamodel
-from xorca.xapi.sim.relations import pointers_of, sets_of
+from xorca.xapi_sim.state.relations import pointers_of, sets_of
 
 __all__ = ["StateDb", "load_statedb", "parse_sexp", "unprotect"]
 

@@ -27,10 +27,10 @@ from xorca.api.core.actions import (
 from xorca.api.core.problems import FieldError
 from xorca.contracts.commands import ALLOWED_METHODS, Command, allowed_method, validate
 from xorca.xapi.errors import XapiError
-from xorca.xapi.sim import dispatch
-from xorca.xapi.sim.handlers.session import open_session
-from xorca.xapi.sim.inventory import build_pool
-from xorca.xapi.sim.pool import SimConfig, SimPool
+from xorca.xapi_sim.content.inventory import build_pool
+from xorca.xapi_sim.handlers.session import open_session
+from xorca.xapi_sim.rpc import dispatch
+from xorca.xapi_sim.state.pool import SimConfig, SimPool
 
 REF = "OpaqueRef:5e2a7c1d-0b9f-4d3e-8a6c-7f1e2d3c4b5a"
 HOST = "8c4b2a1e-3f5d-4e6a-9b7c-1d2e3f4a5b6c"

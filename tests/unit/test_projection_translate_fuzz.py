@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from xorca.projection.core.records import ClientObject, Raw
 from xorca.projection.core.translate import PRIMARY_CLASSES, TranslationError, translate, type_of
-from xorca.xapi.sim.inventory import build_pool
+from xorca.xapi_sim.content.inventory import build_pool
 
 POOL = "fuzz-pool"
 REFS = [f"OpaqueRef:r{i}" for i in range(8)]

@@ -20,10 +20,10 @@ from xorca.projection.core.records import ClientObject, Raw
 from xorca.projection.core.translate import PRIMARY_CLASSES, translate, type_of
 from xorca.xapi.codec.jsonrpc import decode_jsonrpc_response, encode_jsonrpc_result
 from xorca.xapi.datamodel import EVENTLESS
-from xorca.xapi.sim import dispatch
-from xorca.xapi.sim.inventory import build_pool
-from xorca.xapi.sim.pool import SimPool
 from xorca.xapi.values import Value
+from xorca.xapi_sim.content.inventory import build_pool
+from xorca.xapi_sim.rpc import dispatch
+from xorca.xapi_sim.state.pool import SimPool
 
 DUMPS = Path(__file__).resolve().parents[1] / "data" / "xenadmin"
 DUMP_FILES = sorted(DUMPS.glob("*.xml"))

@@ -9,9 +9,9 @@ import pytest
 
 from xorca.xapi.datamodel import datamodel
 from xorca.xapi.errors import ProtocolError
-from xorca.xapi.sim.db import Database
-from xorca.xapi.sim.handlers.event import parse_subscriptions
 from xorca.xapi.watcher import EVENTLESS, Event, Schema, default_classes, parse_answer
+from xorca.xapi_sim.handlers.event import parse_subscriptions
+from xorca.xapi_sim.state.db import Database
 
 SCHEMA = Schema.for_classes(["VM", "host", "message"])
 

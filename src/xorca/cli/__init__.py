@@ -16,10 +16,10 @@ from xorca.cli.demo import DemoInfo, demo_line, run_demo
 from xorca.cli.pool import pool_app
 from xorca.cli.projection import projection_app
 from xorca.cli.token import token_app
-from xorca.xapi.sim.control import ControlEndpoint
-from xorca.xapi.sim.pool import SimConfig
-from xorca.xapi.sim.run import serve
-from xorca.xapi.sim.simulator import SimOptions, Simulator
+from xorca.xapi_sim.http.control import ControlEndpoint
+from xorca.xapi_sim.run import serve
+from xorca.xapi_sim.simulator import SimOptions, Simulator
+from xorca.xapi_sim.state.pool import SimConfig
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 app.add_typer(pool_app, name="pool")

@@ -51,9 +51,9 @@ from xorca.projection.bootstrap import run as run_projection
 from xorca.projection.service import Projection
 from xorca.projection.settings import ProjectionSettings
 from xorca.runtime.inprocess import service_running
-from xorca.xapi.sim.control import ControlEndpoint
-from xorca.xapi.sim.run import simulator_running, wait_for_signal
-from xorca.xapi.sim.simulator import SimOptions, Simulator
+from xorca.xapi_sim.http.control import ControlEndpoint
+from xorca.xapi_sim.run import simulator_running, wait_for_signal
+from xorca.xapi_sim.simulator import SimOptions, Simulator
 
 __all__ = ["Announce", "DemoInfo", "NatsProcess", "run_demo"]
 
