@@ -1,7 +1,9 @@
 """``CONNECT /console`` and its WebSocket variant: RFB to the VM's generated screen (XAPI.md §6).
 
 The request must reach the host the VM is resident on, carry a valid session (query parameter or
-cookie), and name a console or a VM by ``uuid=`` or ``ref=``.
+cookie), and name a console or a VM by ``uuid=`` or ``ref=``. Refusals are xapi's (``console.ml``):
+401 with the handler's realm, and a 500 naming ``Console.Failure`` for a console that is not of a
+VM running on this host.
 """
 
 from __future__ import annotations
@@ -13,8 +15,21 @@ from xorca.xapi_sim.consoles.websocket import (
     accept_websocket,
     handshake_response,
 )
-from xorca.xapi_sim.http.server import Request, Response, Stream, Takeover, html_error
+from xorca.xapi_sim.http.server import (
+    Request,
+    Response,
+    Stream,
+    Takeover,
+    bad_request,
+    internal_error,
+    unauthorised,
+)
 from xorca.xapi_sim.state.pool import SimPool
+
+#: the label of xapi's console handler, the realm of its 401
+REALM = "Connection to VM console"
+#: what xapi's 500 page names when the console is not of a VM running here
+FAILURE = "Console.Failure"
 
 
 async def console_takeover(pool: SimPool, host: str, request: Request) -> Response | Takeover:
@@ -22,14 +37,14 @@ async def console_takeover(pool: SimPool, host: str, request: Request) -> Respon
     try:
         pool.check_session(session)
     except XapiError:
-        return html_error(401, "Unauthorised")
+        return unauthorised(REALM)
     console = find_console(pool, request)
     if console is None:
-        return html_error(404, "Not Found", "<p>no console for this VM</p>")
+        return internal_error(FAILURE)
     vm = str(pool.db.field("console", console, "VM"))
     record = pool.db.get("VM", vm)
-    if record["power_state"] not in ("Running", "Paused") or record["resident_on"] != host:
-        return html_error(404, "Not Found", "<p>the VM is not running on this host</p>")
+    if record["power_state"] != "Running" or record["resident_on"] != host:
+        return internal_error(FAILURE)
     name = str(record["name_label"])
     if request.method == "CONNECT":
 
@@ -40,15 +55,15 @@ async def console_takeover(pool: SimPool, host: str, request: Request) -> Respon
     if request.method == "GET" and request.headers.get("upgrade", "").lower() == "websocket":
         try:
             handshake_response(request.method, request.headers)
-        except WebSocketHandshakeError as e:
-            return html_error(400, "Bad Request", f"<p>{e}</p>")
+        except WebSocketHandshakeError:
+            return bad_request()
 
         async def websocket(stream: Stream) -> None:
             ws = await accept_websocket(stream, stream, request.method, request.headers)
             await serve_rfb(ws, ws, name=name)
 
         return websocket
-    return html_error(405, "Method Not Allowed")
+    return bad_request()
 
 
 def find_console(pool: SimPool, request: Request) -> str | None:

@@ -16,20 +16,57 @@ from xorca.xapi import codec
 from xorca.xapi.errors import XapiError
 from xorca.xapi.values import Value
 from xorca.xapi_sim.consoles.endpoint import console_takeover
-from xorca.xapi_sim.http.server import HttpServer, Request, Response, Takeover, html_error
+from xorca.xapi_sim.http.server import (
+    HttpServer,
+    Request,
+    Response,
+    Takeover,
+    internal_error,
+    method_not_implemented,
+    not_found,
+    unauthorised,
+)
 from xorca.xapi_sim.metrics.pool import PoolMetrics
 from xorca.xapi_sim.rpc import dispatch
 from xorca.xapi_sim.state.pool import SimPool
 
 log = logging.getLogger(__name__)
 
-CORS = [
+#: what xapi adds to every API answer (``api_server.ml``)
+API_HEADERS = [
     ("Access-Control-Allow-Origin", "*"),
-    ("Access-Control-Allow-Methods", "POST, GET, OPTIONS"),
-    ("Access-Control-Allow-Headers", "Content-Type, Authorization, X-Requested-With"),
+    ("Access-Control-Allow-Headers", "X-Requested-With"),
 ]
-METRICS_PATHS = frozenset({"/rrd_updates", "/host_rrd", "/vm_rrd", "/sr_rrd"})
+#: the metrics handlers and their labels, which are the realms of their 401 (``rrdd_proxy.ml``)
+METRICS_REALMS = {
+    "/rrd_updates": "Get RRD updates.",
+    "/host_rrd": "Get Host RRD.",
+    "/vm_rrd": "Get VM RRD.",
+    "/sr_rrd": "Get SR RRD.",
+}
+#: xapi's POST handlers (``datamodel.ml`` ``http_actions``), picked by the longest prefix of the
+#: path (``http_svr.ml``, a radix tree): so ``/xmlrpc`` reaches ``/`` and ``/jsonrpc/x`` JSON-RPC.
+#: ``/json`` is the legacy handler, which reads and answers XML-RPC. The others are not RPC and
+#: not simulated.
+POST_HANDLERS = {
+    "/": "xmlrpc",
+    "/RPC2": "xmlrpc",
+    "/json": "xmlrpc",
+    "/jsonrpc": "jsonrpc",
+    "/cli": None,
+    "/services": None,
+    "/remote_db_access": None,
+    "/remote_db_access_v2": None,
+}
+#: the methods xapi's server has handlers for; any other is a 501 (``http_svr.ml``)
+KNOWN_METHODS = frozenset({"GET", "POST", "PUT", "CONNECT", "OPTIONS"})
 WELCOME = b"<html><head><title>XenServer</title></head><body>xapi (xorca simulator)</body></html>"
+
+
+def post_handler(path: str) -> str | None:
+    """The POST handler xapi picks for ``path``: the longest registered prefix."""
+    best = max((p for p in POST_HANDLERS if path.startswith(p)), key=len)
+    return POST_HANDLERS[best]
 
 
 class HostEndpoint:
@@ -46,30 +83,35 @@ class HostEndpoint:
             return Response(503, close=True)
         try:
             return await self._route(request)
-        except Exception:
+        except Exception as e:
             log.exception("%s %s failed", request.method, request.target)
-            return html_error(500, "Internal Server Error")
+            return internal_error(repr(e))
 
     async def _route(self, request: Request) -> Response | Takeover:
         method, path = request.method, request.path
+        if method not in KNOWN_METHODS:
+            return method_not_implemented(method)
         if method == "OPTIONS":
-            return Response(200, b"", headers=list(CORS))
+            return options(request)
         if method == "POST":
-            if path == "/jsonrpc":
+            handler = post_handler(path)
+            if handler == "jsonrpc":
                 return await self.jsonrpc(request.body)
-            return await self.xmlrpc(request.body)
+            if handler == "xmlrpc":
+                return await self.xmlrpc(request.body)
+            return not_found()
         if path == "/console":
             return await console_takeover(self.pool, self.host_ref, request)
-        if method == "GET" and path in METRICS_PATHS:
+        if method == "GET" and path in METRICS_REALMS:
             if not self.authorised(request):
-                return html_error(401, "Unauthorised")
+                return unauthorised(METRICS_REALMS[path])
             status, content_type, body = await self.metrics.respond(
                 self.host_ref, path, request.query, request.headers.get("accept")
             )
             return Response(status, body, content_type)
         if method == "GET" and path == "/":
             return Response(200, WELCOME, "text/html")
-        return html_error(404, "Not Found")
+        return not_found()
 
     def authorised(self, request: Request) -> bool:
         """``session_id`` in the query or a cookie, or HTTP Basic with the pool's credentials."""
@@ -96,7 +138,7 @@ class HostEndpoint:
         try:
             method, params = codec.decode_xmlrpc_request(body)
         except codec.CodecError as e:
-            return html_error(500, "Internal Server Error", f"<p>{_escape(str(e))}</p>")
+            return internal_error(str(e))
         try:
             result = await self.call(method, params)
         except XapiError as e:
@@ -110,7 +152,7 @@ class HostEndpoint:
         try:
             req = codec.decode_jsonrpc_request(body)
         except codec.CodecError as e:
-            return html_error(500, "Internal Server Error", f"<p>{_escape(str(e))}</p>")
+            return internal_error(str(e))
         try:
             result = await self.call(req.method, req.params)
         except XapiError as e:
@@ -119,10 +161,26 @@ class HostEndpoint:
             out = await _encode(
                 lambda r: codec.encode_jsonrpc_result(req.id, req.version, r), result, _big(result)
             )
-        return Response(200, out, "application/json", headers=list(CORS))
+        return Response(200, out, "application/json", headers=list(API_HEADERS))
 
     def _xml(self, body: bytes) -> Response:
-        return Response(200, body, "text/xml", headers=list(CORS))
+        return Response(200, body, "text/xml", headers=list(API_HEADERS))
+
+
+def options(request: Request) -> Response:
+    """A CORS preflight, answered as ``Http_svr.respond_to_options`` does."""
+    asked = request.headers.get("access-control-request-headers")
+    return Response(
+        200,
+        headers=[
+            ("Access-Control-Allow-Origin", "*"),
+            (
+                "Access-Control-Allow-Headers",
+                f"{asked}, X-Requested-With" if asked else "X-Requested-With",
+            ),
+            ("Access-Control-Allow-Methods", "PUT"),
+        ],
+    )
 
 
 def _big(value: Value) -> bool:
@@ -137,7 +195,3 @@ async def _encode(encoder: Callable[[Value], bytes], value: Value, big: bool) ->
     if big:
         return await asyncio.to_thread(encoder, value)
     return encoder(value)
-
-
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -14,14 +14,16 @@ import logging
 import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from urllib.parse import parse_qs, urlsplit
 
 import h11
 
 log = logging.getLogger(__name__)
 
-SERVER_NAME = b"xapi"
 READ_CHUNK = 65536
+#: what xapi's 500 page names when a request body is over the limit
+TOO_LARGE = "Http_svr.Client_requested_size_over_limit"
 
 
 @dataclass
@@ -51,6 +53,26 @@ class Request:
             if key == name:
                 return value
         return None
+
+
+#: the reason phrases of xapi's HTTP server (``http_svr.ml``, in its spelling); other statuses,
+#: which only the simulator's own paths send, take the standard phrase
+REASONS = {
+    200: "OK",
+    400: "Bad Request",
+    401: "Unauthorised",
+    403: "Forbidden",
+    404: "Not Found",
+    408: "Request Timeout",
+    431: "Request Header Fields Too Large",
+    500: "Internal Error",
+    501: "Method not implemented",
+}
+
+
+def reason(status: int) -> str:
+    """The phrase on the status line: every answer carries one, as xapi's do."""
+    return REASONS.get(status) or HTTPStatus(status).phrase
 
 
 @dataclass
@@ -112,10 +134,66 @@ Takeover = Callable[[Stream], Awaitable[None]]
 Handler = Callable[[Request], Awaitable["Response | Takeover"]]
 
 
-def html_error(status: int, title: str, detail: str = "") -> Response:
-    """xapi answers HTTP-level failures with an HTML page, not an API error."""
-    body = f"<html><body><h1>HTTP {status} {title}</h1>{detail}</body></html>"
-    return Response(status, body.encode(), "text/html", close=True)
+def html_error(status: int, body: str, headers: list[tuple[str, str]] | None = None) -> Response:
+    """xapi answers HTTP-level failures with an HTML page and closes the connection
+    (``http_svr.ml`` ``response_error_html``), never with an API error."""
+    return Response(status, body.encode(), "text/html", headers=headers or [], close=True)
+
+
+# The pages of xapi's own error answers (``http_svr.ml``), word for word.
+
+
+def bad_request() -> Response:
+    return html_error(
+        400,
+        "<html><body><h1>HTTP 400 bad request</h1>The HTTP request was malformed. Please "
+        "correct and retry.</body></html>",
+    )
+
+
+def unauthorised(realm: str) -> Response:
+    """401 with the challenge xapi sends: the realm is the handler's label."""
+    return html_error(
+        401,
+        "<html><body><h1>HTTP 401 unauthorised</h1>Please check your credentials and "
+        "retry.</body></html>",
+        [("WWW-Authenticate", f'Basic realm="{realm}"')],
+    )
+
+
+def forbidden() -> Response:
+    return html_error(
+        403,
+        "<html><body><h1>HTTP 403 forbidden</h1>Access to the requested resource is "
+        "forbidden.</body></html>",
+    )
+
+
+def not_found(detail: str = "") -> Response:
+    return html_error(404, f"<html><body><h1>HTTP 404 not found</h1>{detail}</body></html>")
+
+
+def internal_error(extra: str = "") -> Response:
+    """What a handler's exception becomes; ``extra`` is its (escaped) text."""
+    more = f"<h1> Additional information </h1>{escape(extra)}" if extra else ""
+    return html_error(
+        500,
+        "<html><body><h1>HTTP 500 internal server error</h1>An unexpected error occurred; "
+        "please wait a while and try again. If the problem persists, please contact your "
+        f"support representative.{more}</body></html>",
+    )
+
+
+def method_not_implemented(method: str) -> Response:
+    return html_error(
+        501,
+        "<html><body><h1>HTTP 501 Method Not Implemented</h1>"
+        f"<p>{escape(method)} not supported.<br /></p></body></html>",
+    )
+
+
+def escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 class HttpServer:
@@ -211,13 +289,15 @@ class HttpServer:
                 _headers(event.headers),
                 peer=peer,
             )
+            # xapi refuses a body over its limit with the exception's name in a 500 page
+            # (``Http_svr.read_body`` raises, ``handle_one`` answers)
             length = request.headers.get("content-length", "")
             if length.isdigit() and int(length) > self.max_body:
-                await _send(conn, writer, html_error(413, "Request Entity Too Large"))
+                await _send(conn, writer, internal_error(TOO_LARGE))
                 return
             too_big = await self._read_body(conn, reader, request)
             if too_big:
-                await _send(conn, writer, html_error(413, "Request Entity Too Large"))
+                await _send(conn, writer, internal_error(TOO_LARGE))
                 return
             answer = await self.handler(request)
             if not isinstance(answer, Response):
@@ -226,6 +306,7 @@ class HttpServer:
                         conn.send(
                             h11.Response(
                                 status_code=200,
+                                reason=b"OK",
                                 headers=[
                                     ("Connection", "keep-alive"),
                                     ("Cache-Control", "no-cache, no-store"),
@@ -284,14 +365,18 @@ def _headers(raw: object) -> dict[str, str]:
 
 
 async def _send(conn: h11.Connection, writer: asyncio.StreamWriter, response: Response) -> None:
-    headers: list[tuple[str, str]] = [("Server", SERVER_NAME.decode())]
+    # the headers xapi's answers carry (``response_of_request``, ``response_error_html``)
+    headers: list[tuple[str, str]] = []
     if response.content_type is not None:
         headers.append(("Content-Type", response.content_type))
     headers.append(("Content-Length", str(len(response.body))))
     headers.extend(response.headers)
-    if response.close:
-        headers.append(("Connection", "close"))
-    writer.write(conn.send(h11.Response(status_code=response.status, headers=headers)) or b"")
+    headers.append(("Connection", "close" if response.close else "keep-alive"))
+    headers.append(("Cache-Control", "no-cache, no-store"))
+    status = h11.Response(
+        status_code=response.status, reason=reason(response.status).encode(), headers=headers
+    )
+    writer.write(conn.send(status) or b"")
     if response.body:
         writer.write(conn.send(h11.Data(data=response.body)) or b"")
     writer.write(conn.send(h11.EndOfMessage()) or b"")
