@@ -76,6 +76,8 @@ def test_records_carry_every_field_of_the_datamodel(xapi: XenAPI.Session) -> Non
     for cdef in dm.classes.values():
         if "get_all_records" not in cdef.messages or cdef.name in ("session", "message"):
             continue
+        if cdef.messages["get_all_records"].lifecycle == "Removed_s":
+            continue  # VMPP and the like answer MESSAGE_REMOVED, as on a real pool
         records = getattr(xapi.xenapi, cdef.name).get_all_records()
         for ref, record in records.items():
             assert ref.startswith("OpaqueRef:"), (cdef.name, ref)
@@ -145,7 +147,8 @@ def test_api_errors_have_xapi_codes_and_parameters(xapi: XenAPI.Session) -> None
     assert info.value.details == ["MESSAGE_METHOD_UNKNOWN", "VM.no_such_message"]
     with pytest.raises(XenAPI.Failure) as info:
         xapi.xenapi.VM.get_record()
-    assert info.value.details == ["MESSAGE_PARAMETER_COUNT_MISMATCH", "VM.get_record", "2", "1"]
+    # gen_server.ml counts the parameters without the session
+    assert info.value.details == ["MESSAGE_PARAMETER_COUNT_MISMATCH", "VM.get_record", "1", "0"]
     vm = xapi.xenapi.VM.get_all()[0]
     with pytest.raises(XenAPI.Failure) as info:
         xapi.xenapi.VM.set_VCPUs_at_startup(vm, "many")
@@ -156,8 +159,9 @@ def test_system_list_methods_is_a_bare_array(sim: SimThread) -> None:
     with raw_proxy(sim.pool(1).describe()["url"]) as raw:
         methods = raw.system.listMethods()
     assert isinstance(methods, list)
-    assert "VM.get_all_records" in methods and "Async.VM.start" in methods
-    assert "VM.get_name_label" in methods and "Async.VM.get_name_label" not in methods
+    assert "VM.get_all_records" in methods and "VM.start" in methods
+    # only synchronous names (XAPI.md §1): XO would take "Async" for a class
+    assert not [name for name in methods if name.startswith("Async.")]
 
 
 def test_class_underscore_message_alias(xapi: XenAPI.Session, sim: SimThread) -> None:

@@ -62,7 +62,7 @@ def test_missing_rows_and_uuids_are_xapi_errors(db: Database) -> None:
     assert info.value.description == ["HANDLE_INVALID", "VM", "OpaqueRef:nope"]
     with pytest.raises(XapiError) as info:
         db.by_uuid_ref("VM", "nope")
-    assert info.value.description == ["UUID_INVALID", "vm", "nope"]
+    assert info.value.description == ["UUID_INVALID", "VM", "nope"]
     with pytest.raises(KeyError):
         db.create("VM", no_such_field=1)
 

@@ -49,7 +49,17 @@ async def test_create_gives_a_whole_record_and_every_read_finds_it(lab: Lab) -> 
     assert abs(record["timestamp"].to_datetime().timestamp() - time.time()) < 2
     assert await lab.call("message.get_all") == [ref]
     assert await lab.call("message.get_all_records") == {ref: record}
-    assert await lab.call("message.get_all_records_where", 'field "priority"="1"') == {ref: record}
+    # the expression filters (xapi_message.ml get_all_records_where): priority as Int64.to_string
+    assert await lab.call("message.get_all_records_where", 'field "priority"="5"') == {ref: record}
+    assert await lab.call("message.get_all_records_where", 'field "priority"="1"') == {}
+    where_cls = f'field "cls" = "VM" and field "obj_uuid" = "{lab.vm_uuid}"'
+    assert await lab.call("message.get_all_records_where", where_cls) == {ref: record}
+    assert await lab.call("message.get_all_records_where", 'field "_ref" = "x"') == {}
+    assert await lab.fails("message.get_all_records_where", "priority = 5") == [
+        "INVALID_VALUE",
+        "priority = 5",
+        'Failure("lexing: empty token")',
+    ]
     assert await lab.call("message.get_by_uuid", record["uuid"]) == ref
     assert lab.db.refs("message") == []  # outside the database, as in xapi
 

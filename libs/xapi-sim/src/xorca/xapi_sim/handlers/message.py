@@ -8,10 +8,10 @@ is written here. The datamodel declares no field getters for messages (``message
 
 xapi behaviour kept: results are newest first; ``get_since``/``get`` keep messages strictly later
 than ``since`` (compared at sub-second precision, as xapi's float timestamps are);
-``get_all_records_where`` ignores its expression; ``create`` checks that ``obj_uuid`` names an
-object of class ``cls``. ``get`` reports an unknown object with the declared
-``UUID_INVALID [cls, uuid]`` (xapi sends it without parameters). At most ``MESSAGE_LIMIT`` messages
-are kept, oldest dropped first, like xapi's ``message_limit``.
+``get_all_records_where`` filters on name, uuid, priority, cls, obj_uuid, timestamp and body;
+``create`` checks that ``obj_uuid`` names an object of class ``cls``. ``get`` reports an unknown
+object with the declared ``UUID_INVALID [cls, uuid]`` (xapi sends it without parameters). At most
+``MESSAGE_LIMIT`` messages are kept, oldest dropped first, like xapi's ``message_limit``.
 """
 
 from __future__ import annotations
@@ -21,9 +21,11 @@ import time
 import uuid as uuidlib
 import weakref
 from datetime import UTC, datetime
+from functools import partial
 
 from xorca.xapi.errors import XapiError
 from xorca.xapi.values import DateTime, Value
+from xorca.xapi_sim.rpc import where
 from xorca.xapi_sim.rpc.context import CallContext
 from xorca.xapi_sim.rpc.registry import api
 from xorca.xapi_sim.state.db import Database, Record
@@ -174,8 +176,29 @@ async def get_all_records(ctx: CallContext) -> Value:
 
 @api("message.get_all_records_where")
 async def get_all_records_where(ctx: CallContext, expr: str) -> Value:
-    """xapi ignores the expression and answers every message."""
-    return dict(_newest_first(ctx.db))
+    """The messages ``expr`` selects (``rpc/where.py``'s language), over the columns xapi reads
+    from a message (xapi_message.ml ``get_all_records_where``). A column it does not know
+    fails that message's evaluation, which xapi's reading loop swallows: the message is left
+    out, no error is raised."""
+    tree = where.parse(expr)
+    selected: dict[str, Value] = {}
+    for ref, record in _newest_first(ctx.db):
+        try:
+            if where.evaluate(tree, partial(_message_column, record)):
+                selected[ref] = record
+        except where.MissingField:
+            continue
+    return selected
+
+
+#: the columns of a message and how xapi writes them (xapi_message.ml ``eval_val``)
+_MESSAGE_COLUMNS = {"name", "uuid", "priority", "cls", "obj_uuid", "timestamp", "body"}
+
+
+def _message_column(record: Record, column: str) -> str:
+    if column not in _MESSAGE_COLUMNS:
+        raise where.MissingField(column)
+    return str(record[column])  # priority: Int64.to_string; timestamp: Date.to_rfc3339
 
 
 @api("message.get_record")

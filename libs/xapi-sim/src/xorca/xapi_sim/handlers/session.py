@@ -1,4 +1,5 @@
-"""``session.*``: login with the failed-login delay, logout, HOST_IS_SLAVE on members, caps."""
+"""``session.*``: login with the failed-login delay, logout, HOST_IS_SLAVE on members, caps, and
+the emergency login of a member (a local session, valid on that host only)."""
 
 from __future__ import annotations
 
@@ -63,8 +64,30 @@ def _enforce_caps(pool: SimPool, uname: str, originator: str) -> None:
                 pool.drop_session(state.ref)
 
 
-@api("session.logout", "session.local_logout")
+@api("session.logout")
 async def logout(ctx: CallContext) -> Value:
     assert ctx.session is not None
     ctx.pool.drop_session(ctx.session.ref)
+    return ""
+
+
+@api("session.slave_local_login_with_password")
+async def slave_local_login_with_password(ctx: CallContext, uname: str, pwd: str) -> Value:
+    """A session kept by the host that made it, outside the database, that this host accepts
+    whatever its role and no other host knows (xapi_session.ml, xapi_local_session.ml). Only
+    the local superuser's password is checked, and a failure answers at once."""
+    pool = ctx.pool
+    if uname != pool.config.username or pwd != pool.config.password:
+        raise XapiError("SESSION_AUTHENTICATION_FAILED", [uname, "Authentication failure"])
+    ref = f"OpaqueRef:{uuid.uuid4()}"
+    state = SessionState(ref, uname, "", False, time.time())
+    pool.local_sessions[ref] = (ctx.host, state)
+    return ref
+
+
+@api("session.local_logout")
+async def local_logout(ctx: CallContext) -> Value:
+    """Forgets a local session; any other session stays valid (xapi_session.ml local_logout)."""
+    assert ctx.session is not None
+    ctx.pool.local_sessions.pop(ctx.session.ref, None)
     return ""

@@ -2,8 +2,9 @@
 
 A handler is an async function ``(ctx, *params) -> Value`` for one wire name (``"VM.start"``); it
 receives the parameters after ``session_id``, already checked and coerced to their datamodel types.
-Messages without a handler fall back to the generic implementations (``rpc/generic.py``) when the
-datamodel marks them implicit (getters, setters, ``get_all_records`` …).
+Messages without a handler fall back to the generic implementations (``rpc/generic.py``) when
+``methods.tsv`` says xapi generates them (getters, setters, ``get_all_records`` …); the rest answer
+``NOT_IMPLEMENTED``. Which calls exist, and which have an ``Async.`` form, is ``rpc/methods.py``'s.
 """
 
 from __future__ import annotations
@@ -17,8 +18,6 @@ if TYPE_CHECKING:
 Handler = Callable[..., Awaitable[Any]]
 
 HANDLERS: dict[str, Handler] = {}
-#: wire names that may not be called as ``Async.*`` beyond the datamodel's implicit messages
-NO_ASYNC_CLASSES = frozenset({"session", "task", "event"})
 
 
 def api(*wire_names: str) -> Callable[[Handler], Handler]:
@@ -35,8 +34,17 @@ def api(*wire_names: str) -> Callable[[Handler], Handler]:
 
 
 def load_all() -> None:
-    """Import every module that registers handlers (idempotent)."""
+    """Import every module that registers handlers (idempotent, and cheap: called per call)."""
+    global _loaded
+    if _loaded:
+        return
     from xorca.xapi_sim import handlers  # noqa: F401
+    from xorca.xapi_sim.handlers import internal  # noqa: F401  (hidden messages)
+
+    _loaded = True
 
 
-__all__ = ["HANDLERS", "NO_ASYNC_CLASSES", "CallContext", "Handler", "api", "load_all"]
+_loaded = False
+
+
+__all__ = ["HANDLERS", "CallContext", "Handler", "api", "load_all"]

@@ -121,7 +121,9 @@ class Database:
     def by_uuid_ref(self, cls: str, uuid: str) -> str:
         ref = self.by_uuid[cls].get(uuid)
         if ref is None:
-            raise XapiError("UUID_INVALID", [self.dm.classes[cls].lower, uuid])
+            # Read_missing_uuid (table, _, uuid), the table as the datamodel spells it
+            # (db_cache_impl.ml db_get_by_uuid; exnHelper.ml)
+            raise XapiError("UUID_INVALID", [cls, uuid])
         return ref
 
     def find(self, cls: str, **match: Value) -> list[str]:

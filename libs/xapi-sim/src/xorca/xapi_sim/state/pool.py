@@ -29,7 +29,8 @@ class SimConfig:
     max_tasks: int = 200
     #: largest accepted request body, bytes
     max_body_bytes: int = 64 * 1024 * 1024
-    #: ``event.from`` waits this long before and between polls (xapi: 50 ms)
+    #: ``event.from``'s batching delay (xapi's event_from_delay, 50 ms): waited before the first
+    #: poll, and growing towards it between polls (handlers/event.py)
     event_batching_delay: float = 0.05
 
 
@@ -76,9 +77,11 @@ class SimPool:
         self.faults = Faults()
         self.endpoints: dict[str, Endpoint] = {}
         self.sessions: dict[str, SessionState] = {}
+        #: local sessions (``session.slave_local_login_with_password``): ref -> (host, state).
+        #: xapi keeps them in a table of the host that made them, outside the database
+        #: (xapi_local_session.ml); ``session_check.ml`` accepts them before any other check
+        self.local_sessions: dict[str, tuple[str, SessionState]] = {}
         self.running: dict[str, asyncio.Task[None]] = {}
-        #: running tasks that task.destroy asked to remove once they finish
-        self.doomed_tasks: set[str] = set()
         #: bumped on every master switch or restart; connections of older epochs are dropped
         self.epoch = 0
         #: the legacy event.next queue: (id, event) pairs, bounded like xapi's ~10 MB queue
