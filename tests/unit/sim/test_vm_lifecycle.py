@@ -595,7 +595,8 @@ async def test_revert_restores_disks_settings_and_power_state(lab: Lab) -> None:
     (before,) = _disk_vdis(lab, web)
     lab.db.update("VM", web, VCPUs_at_startup=1)
     await lab.call("VM.start", web, False, False)
-    assert await lab.fails("VM.revert", web) == ["REVERT_ONLY_ALLOWED_ON_SNAPSHOT"]
+    # not a snapshot: no snapshot metadata to find its VM by, before any lifecycle check
+    assert await lab.fails("VM.revert", web) == ["VM_REVERT_FAILED", web, NULL_REF]
     await lab.call("VM.revert", snap)
     vm = lab.vm("web")
     assert (vm["power_state"], vm["resident_on"], vm["VCPUs_at_startup"]) == ("Halted", NULL_REF, 2)
@@ -871,3 +872,196 @@ async def test_sync_calls_are_tracked_by_a_hidden_task(lab: Lab) -> None:
     assert lab.db.get("task", task)["name_label"] == "VM.start"
     await call
     assert not lab.db.exists("task", task)
+
+
+async def test_shutdown_is_one_operation_of_its_own(lab: Lab) -> None:
+    web = lab.vms["web"]
+    await lab.call("VM.start", web, False, False)
+    task = str(await lab.call("Async.VM.shutdown", web))
+    assert await lab.until_marked(web) == task
+    assert lab.vm("web")["current_operations"] == {task: "shutdown"}
+    assert (await lab.wait_task(task))["status"] == "success"
+    assert lab.vm("web")["power_state"] == "Halted"
+    await lab.call("VM.start", web, False, False)
+    await lab.call("VM.suspend", web)
+    image = str(lab.vm("web")["suspend_VDI"])
+    await lab.call("VM.shutdown", web)  # a suspended VM just loses its image
+    assert lab.vm("web")["power_state"] == "Halted"
+    assert not lab.db.exists("VDI", image)
+
+
+async def test_hard_shutdown_cancels_a_shutdown_in_flight(lab: Lab) -> None:
+    web = lab.vms["web"]
+    await lab.call("VM.start", web, False, False)
+    soft = str(await lab.call("Async.VM.shutdown", web))
+    await lab.until_marked(web)
+    await lab.call("VM.hard_shutdown", web)
+    done = await lab.wait_task(soft)
+    assert (done["status"], done["error_info"]) == ("cancelled", ["TASK_CANCELLED", soft])
+
+
+# ---- errors checked against xapi's own order ---------------------------------------------
+
+
+async def test_revert_of_what_is_not_a_snapshot_fails_before_any_check(lab: Lab) -> None:
+    web, tpl = lab.vms["web"], lab.vms["tpl"]
+    lab.db.update("VM", web, blocked_operations={"revert": "no"})
+    assert await lab.fails("VM.revert", web) == ["VM_REVERT_FAILED", web, NULL_REF]
+    assert await lab.fails("VM.revert", tpl) == ["VM_REVERT_FAILED", tpl, NULL_REF]
+    assert await lab.fails("VM.revert", "OpaqueRef:nope") == [
+        "HANDLE_INVALID",
+        "VM",
+        "OpaqueRef:nope",
+    ]
+    lab.db.update("VM", web, blocked_operations={})
+    # the lifecycle rule itself is what assert_operation_valid reports
+    assert await lab.fails("VM.assert_operation_valid", web, "revert") == [
+        "REVERT_ONLY_ALLOWED_ON_SNAPSHOT"
+    ]
+    assert lab.vm("web")["current_operations"] == {}
+
+
+async def test_a_guest_that_cannot_suspend_says_why(lab: Lab) -> None:
+    web, bare = lab.vms["web"], lab.vms["bare"]
+    reason = "UEFI guests cannot be resumed"
+    gm = str(lab.vm("web")["guest_metrics"])
+    lab.db.update(
+        "VM_guest_metrics",
+        gm,
+        other={"feature-suspend": "1", "data-cant-suspend-reason": reason},
+    )
+    # halted: the power state is checked first
+    assert await lab.fails("VM.suspend", web) == ["VM_BAD_POWER_STATE", web, "running", "halted"]
+    await lab.call("VM.start", web, False, False)
+    for op in ("suspend", "checkpoint", "pool_migrate", "migrate_send"):
+        assert op not in lab.vm("web")["allowed_operations"]  # type: ignore[operator]
+    assert await lab.fails("VM.suspend", web) == ["VM_NON_SUSPENDABLE", web, reason]
+    assert await lab.fails("VM.checkpoint", web, "cp") == ["VM_NON_SUSPENDABLE", web, reason]
+    assert await lab.fails("VM.pool_migrate", web, lab.hosts[1], {"force": "true"}) == [
+        "VM_NON_SUSPENDABLE",
+        web,
+        reason,
+    ]  # strict or not
+    assert "snapshot" in lab.vm("web")["allowed_operations"]  # type: ignore[operator]
+    await lab.call("VM.pause", web)
+    assert await lab.fails("VM.checkpoint", web, "cp") == ["VM_NON_SUSPENDABLE", web, reason]
+    # the reason wins over a guest without drivers that lacks feature-suspend too
+    lab.db.update("VM", bare, guest_metrics=lab.db.create("VM_guest_metrics", other={}))
+    await lab.call("VM.start", bare, False, False)
+    assert await lab.fails("VM.suspend", bare) == ["VM_LACKS_FEATURE", bare]
+    gm_bare = str(lab.vm("bare")["guest_metrics"])
+    lab.db.update("VM_guest_metrics", gm_bare, other={"data-cant-suspend-reason": "x"})
+    assert await lab.fails("VM.suspend", bare) == ["VM_NON_SUSPENDABLE", bare, "x"]
+
+
+async def test_a_paused_guest_without_drivers_cannot_checkpoint(lab: Lab) -> None:
+    bare = lab.vms["bare"]
+    await lab.call("VM.start", bare, True, False)
+    assert lab.vm("bare")["power_state"] == "Paused"
+    assert await lab.fails("VM.checkpoint", bare, "cp") == ["VM_LACKS_FEATURE", bare]
+    assert "checkpoint" not in lab.vm("bare")["allowed_operations"]  # type: ignore[operator]
+
+
+async def test_snapshot_with_quiesce_is_always_refused(lab: Lab) -> None:
+    web = lab.vms["web"]
+    op = "snapshot_with_quiesce"
+    assert await lab.fails("VM.assert_operation_valid", web, op) == [
+        "VM_BAD_POWER_STATE",
+        web,
+        "running",
+        "halted",
+    ]
+    gm = str(lab.vm("web")["guest_metrics"])
+    lab.db.update("VM_guest_metrics", gm, other={"feature-quiesce": "1", "feature-snapshot": "1"})
+    await lab.call("VM.start", web, False, False)
+    assert op not in lab.vm("web")["allowed_operations"]  # type: ignore[operator]
+    assert await lab.fails("VM.assert_operation_valid", web, op) == [
+        "VM_SNAPSHOT_WITH_QUIESCE_NOT_SUPPORTED",
+        web,
+    ]
+    lab.db.update("VM", web, blocked_operations={op: "frozen"})
+    assert await lab.fails("VM.assert_operation_valid", web, op) == [
+        "OPERATION_BLOCKED",
+        web,
+        "frozen",
+    ]
+
+
+# ---- task.cancel, exactly ------------------------------------------------------------------
+
+
+def _cancel_entry(record: dict[str, Value]) -> list[tuple[str, str]]:
+    ops = record["current_operations"]
+    assert isinstance(ops, dict)
+    return [(str(k), str(v)) for k, v in ops.items()]
+
+
+async def test_cancel_marks_the_task_and_leaves_its_status(lab: Lab) -> None:
+    web = lab.vms["web"]
+    task = str(await lab.call("Async.VM.start", web, False, False))
+    await lab.until_marked(web)
+    assert await lab.call("task.cancel", task) == ""
+    record = lab.db.get("task", task)
+    assert record["status"] == "pending"  # xapi never writes "cancelling" here
+    ((key, op),) = _cancel_entry(record)
+    assert op == "cancel"
+    assert key.startswith("DummyRef:|") and key.endswith("|task.cancel")  # the cancel call's task
+    done = await lab.wait_task(task)
+    assert (done["status"], done["error_info"]) == ("cancelled", ["TASK_CANCELLED", task])
+    assert _cancel_entry(done) == [(key, "cancel")]  # finishing keeps it
+    assert done["allowed_operations"] == []
+
+
+async def test_cancel_refuses_only_an_unknown_task(lab: Lab) -> None:
+    assert await lab.fails("task.cancel", "OpaqueRef:nope") == [
+        "HANDLE_INVALID",
+        "task",
+        "OpaqueRef:nope",
+    ]
+    web = lab.vms["web"]
+    task = str(await lab.call("Async.VM.start", web, False, False))
+    done = await lab.wait_task(task)
+    assert await lab.call("task.cancel", task) == ""  # finished: accepted, and nothing changes
+    after = lab.db.get("task", task)
+    assert (after["status"], after["result"]) == ("success", done["result"])
+    assert [op for _, op in _cancel_entry(after)] == ["cancel"]
+    # a task another client made, advertising no cancel, a subtask: all accepted
+    other = lab.db.create("task", name_label="other", status="pending", allowed_operations=[])
+    sub = lab.db.create("task", name_label="sub", status="pending", subtask_of=other)
+    for ref in (other, sub):
+        assert await lab.call("task.cancel", ref) == ""
+        assert [op for _, op in _cancel_entry(lab.db.get("task", ref))] == ["cancel"]
+        assert lab.db.get("task", ref)["status"] == "pending"
+
+
+async def test_a_revert_cannot_be_cancelled(lab: Lab) -> None:
+    web = lab.vms["web"]
+    snap = str(await lab.call("VM.snapshot", web, "base"))
+    task = str(await lab.call("Async.VM.revert", snap))
+    await lab.until_marked(snap)
+    await asyncio.sleep(OP_SECONDS / 5)
+    assert lab.db.get("task", task)["allowed_operations"] == []
+    await lab.call("task.cancel", task)
+    assert (await lab.wait_task(task))["status"] == "success"
+
+
+async def test_destroy_of_a_running_task_marks_it_and_it_goes_when_done(lab: Lab) -> None:
+    web = lab.vms["web"]
+    task = str(await lab.call("Async.VM.start", web, False, False))
+    await lab.until_marked(web)
+    await lab.call("task.destroy", task)
+    assert lab.db.get("task", task)["current_operations"] == {"task": "destroy"}
+    for _ in range(400):
+        if not lab.db.exists("task", task):
+            break
+        await asyncio.sleep(OP_SECONDS / 10)
+    assert not lab.db.exists("task", task)
+    assert lab.vm("web")["power_state"] == "Running"
+    # a cancel replaces the mark: the task then stays once cancelled (xapi_task.ml cancel)
+    await lab.call("VM.hard_shutdown", web)
+    task = str(await lab.call("Async.VM.start", web, False, False))
+    await lab.until_marked(web)
+    await lab.call("task.destroy", task)
+    await lab.call("task.cancel", task)
+    assert (await lab.wait_task(task))["status"] == "cancelled"
+    assert lab.db.exists("task", task)

@@ -18,13 +18,13 @@ import orjson
 from xorca.xapi.values import DateTime, Value
 
 EPOCH = DateTime("19700101T00:00:00Z")
-#: classes (lowercase) that never produce events (XAPI.md §2), plus ``role``, whose records are
-#: static and which XenCenter reads once: what ``event.from(["*"])`` leaves out
+#: classes (lowercase) whose entry in xapi's ``ocaml/idl/datamodel*.ml`` says ``gen_events=false``
+#: (``diagnostics`` too, which this datamodel lacks): they never produce events, whether subscribed
+#: by name or by ``*``
 EVENTLESS = frozenset(
     {
         "session",
         "auth",
-        "role",
         "event",
         "sr_stat",
         "probe_result",
@@ -34,6 +34,10 @@ EVENTLESS = frozenset(
         "vdi_nbd_server_info",
     }
 )
+#: classes that may produce events but whose table xapi never writes: ``role``'s records are the
+#: static RBAC list (``xapi_role.ml``), thousands of them, answered by ``role.get_all_records`` and
+#: never changed, so nothing a watcher needs to mirror (XenCenter reads them once)
+STATIC_CLASSES = frozenset({"role"})
 NULL_REF = "OpaqueRef:NULL"
 
 

@@ -32,9 +32,14 @@ Choices where the simulator has no xenopsd or SM behind it (each follows xapi wh
   the VM's disks that no other VBD uses and gives it fresh clones of the snapshot's disks.
 - ``VM_metrics.state`` stays empty, as in every recorded database; ``memory_actual``,
   ``VCPUs_number``, ``start_time`` and ``current_domain_type`` follow the domain.
+
+Each operation that succeeds then posts the message xapi posts (`vm.messages`): VM_STARTED,
+VM_SHUTDOWN, VM_REBOOTED, VM_SUSPENDED, VM_RESUMED, VM_PAUSED, VM_UNPAUSED, VM_MIGRATED.
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 from xorca.xapi.datamodel import NULL_REF
 from xorca.xapi.errors import XapiError
@@ -46,7 +51,7 @@ from xorca.xapi_sim.rpc.context import CallContext
 from xorca.xapi_sim.rpc.registry import api
 from xorca.xapi_sim.state.db import Database
 from xorca.xapi_sim.state.rows import optional, ref_list, text
-from xorca.xapi_sim.vm import lifecycle, shapes
+from xorca.xapi_sim.vm import lifecycle, messages, shapes
 from xorca.xapi_sim.vm.operation import (
     cancel_conflicting,
     facts_of,
@@ -65,7 +70,8 @@ def _host(db: Database, host: str) -> str:
 
 
 async def _boot_on(ctx: CallContext, vm: str, op: str, host: str | None, paused: bool) -> None:
-    """start, start_on, resume, resume_on: find or check the host, reserve, wait, boot."""
+    """start, start_on, resume, resume_on: find or check the host, reserve, wait, boot; then
+    the message naming the host."""
     db = ctx.db
     async with vm_operation(ctx, vm, op):
         needed = shapes.start_memory(db.get("VM", vm))
@@ -84,6 +90,7 @@ async def _boot_on(ctx: CallContext, vm: str, op: str, host: str | None, paused:
                 db.update("VM", vm, suspend_VDI=NULL_REF)
                 destroy_vdi(db, image)
             boot(ctx, vm, host, paused=paused)
+    messages.announce(ctx.pool, op, vm, host=host)
 
 
 @api("VM.start")
@@ -110,48 +117,51 @@ async def resume_on(ctx: CallContext, vm: str, host: str, start_paused: bool, fo
     return ""
 
 
-async def _clean_shutdown(ctx: CallContext, vm: str) -> None:
-    async with vm_operation(ctx, vm, "clean_shutdown"):
-        await work(ctx, "clean_shutdown")
-        halt(ctx, vm)
-
-
-async def _hard_shutdown(ctx: CallContext, vm: str) -> None:
+async def _power_off(ctx: CallContext, vm: str, op: str) -> None:
+    """The domain goes (a suspended VM loses its image instead), after ``op``'s time."""
     db = ctx.db
-    async with vm_operation(ctx, vm, "hard_shutdown") as task:
-        await cancel_conflicting(ctx, vm, "hard_shutdown", task)
-        await work(ctx, "hard_shutdown")
-        image = text(db.get("VM", vm), "suspend_VDI")
-        if db.field("VM", vm, "power_state") == "Suspended":
-            db.update("VM", vm, suspend_VDI=NULL_REF)
-            destroy_vdi(db, image)
-        halt(ctx, vm)
+    await work(ctx, op)
+    image = text(db.get("VM", vm), "suspend_VDI")
+    if db.field("VM", vm, "power_state") == "Suspended":
+        db.update("VM", vm, suspend_VDI=NULL_REF)
+        destroy_vdi(db, image)
+    halt(ctx, vm)
 
 
 @api("VM.clean_shutdown")
 async def clean_shutdown(ctx: CallContext, vm: str) -> Value:
-    await _clean_shutdown(ctx, vm)
+    async with vm_operation(ctx, vm, "clean_shutdown"):
+        await _power_off(ctx, vm, "clean_shutdown")
+    messages.announce(ctx.pool, "clean_shutdown", vm)
     return ""
 
 
 @api("VM.hard_shutdown")
 async def hard_shutdown(ctx: CallContext, vm: str) -> Value:
-    await _hard_shutdown(ctx, vm)
+    async with vm_operation(ctx, vm, "hard_shutdown") as task:
+        await cancel_conflicting(ctx, vm, "hard_shutdown", task)
+        await _power_off(ctx, vm, "hard_shutdown")
+    messages.announce(ctx.pool, "hard_shutdown", vm)
     return ""
 
 
 @api("VM.shutdown")
 async def shutdown(ctx: CallContext, vm: str) -> Value:
-    """A clean shutdown when the guest can do one, else a hard one (``Xapi_vm.shutdown``)."""
+    """One ``shutdown`` operation (``Xapi_vm.shutdown``): clean when the guest can do it, else
+    hard, a suspended VM's image dropped; one VM_SHUTDOWN saying "shutdown" either way."""
     facts = facts_of(ctx.db, vm)
-    lifecycle.assert_operation_valid(facts, "shutdown")
-    if (
+    # whether the guest could shut down cleanly, this call's own marking aside
+    clean = (
         facts.power_state == "Running"
-        and lifecycle.operation_error(facts, "clean_shutdown") is None
-    ):
-        await _clean_shutdown(ctx, vm)
-    else:
-        await _hard_shutdown(ctx, vm)
+        and lifecycle.operation_error(
+            dataclasses.replace(facts, current_operations=(), blocked_operations={}),
+            "clean_shutdown",
+        )
+        is None
+    )
+    async with vm_operation(ctx, vm, "shutdown"):
+        await _power_off(ctx, vm, "clean_shutdown" if clean else "hard_shutdown")
+    messages.announce(ctx.pool, "shutdown", vm)
     return ""
 
 
@@ -168,15 +178,11 @@ async def _reboot(ctx: CallContext, vm: str, op: str) -> None:
         make_consoles(ctx, vm, host)
 
 
-@api("VM.clean_reboot")
-async def clean_reboot(ctx: CallContext, vm: str) -> Value:
-    await _reboot(ctx, vm, "clean_reboot")
-    return ""
-
-
-@api("VM.hard_reboot")
-async def hard_reboot(ctx: CallContext, vm: str) -> Value:
-    await _reboot(ctx, vm, "hard_reboot")
+@api("VM.clean_reboot", "VM.hard_reboot")
+async def reboot(ctx: CallContext, vm: str) -> Value:
+    op = ctx.method.partition(".")[2]
+    await _reboot(ctx, vm, op)
+    messages.announce(ctx.pool, op, vm)
     return ""
 
 
@@ -188,6 +194,7 @@ async def suspend(ctx: CallContext, vm: str) -> Value:
         image = memory_image(ctx, vm, sr)
         halt(ctx, vm, "Suspended")
         ctx.db.update("VM", vm, suspend_VDI=image)
+    messages.announce(ctx.pool, "suspend", vm)
     return ""
 
 
@@ -197,6 +204,7 @@ async def pause(ctx: CallContext, vm: str) -> Value:
     async with vm_operation(ctx, vm, op):
         await work(ctx, op)
         ctx.db.update("VM", vm, power_state="Paused" if op == "pause" else "Running")
+    messages.announce(ctx.pool, op, vm)
     return ""
 
 
@@ -205,6 +213,7 @@ async def pool_migrate(ctx: CallContext, vm: str, host: str, options: dict[str, 
     """Live migration inside the pool; ``options:force=true`` skips the guest-feature checks."""
     db = ctx.db
     force = options.get("force", "").lower() == "true"
+    source = text(db.get("VM", vm), "resident_on")
     async with vm_operation(ctx, vm, "pool_migrate", strict=not force):
         rec = db.get("VM", vm)
         needed = shapes.resident_memory(rec, optional(db, "VM_metrics", text(rec, "metrics")))
@@ -213,7 +222,6 @@ async def pool_migrate(ctx: CallContext, vm: str, host: str, options: dict[str, 
             raise err
         with reserved(db, vm, host):
             await work(ctx, "pool_migrate")
-            source = text(db.get("VM", vm), "resident_on")
             db.update(
                 "VM",
                 vm,
@@ -227,6 +235,7 @@ async def pool_migrate(ctx: CallContext, vm: str, host: str, options: dict[str, 
                     uuid = text(db.get("console", console), "uuid")
                     db.update("console", console, location=shapes.console_location(address, uuid))
             refresh_host_memory(db, source)
+    messages.announce(ctx.pool, "pool_migrate", vm, host=host, source=source)
     return ""
 
 

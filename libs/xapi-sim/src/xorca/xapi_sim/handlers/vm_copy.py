@@ -1,5 +1,8 @@
 """VMs made from VMs: ``VM.clone``, ``copy``, ``snapshot``, ``checkpoint``, ``revert`` and
 ``provision``, and the rows ``VM.destroy`` removes.
+
+``snapshot``, ``checkpoint`` and ``revert`` post xapi's VM_SNAPSHOTTED, VM_CHECKPOINTED and
+VM_SNAPSHOT_REVERTED once they succeed (`vm.messages`); clone, copy and provision post nothing.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from xorca.xapi_sim.rpc.context import CallContext
 from xorca.xapi_sim.rpc.registry import api
 from xorca.xapi_sim.state.db import Database
 from xorca.xapi_sim.state.rows import copied, insert, ref_list, str_map, text
-from xorca.xapi_sim.vm import lifecycle, shapes
+from xorca.xapi_sim.vm import lifecycle, messages, shapes
 from xorca.xapi_sim.vm.operation import update_allowed_operations, vm_operation, work
 
 # ---- the rows of a VM ------------------------------------------------------------------------
@@ -253,7 +256,8 @@ async def snapshot(
         await work(ctx, "snapshot")
         snap = copy_vm(ctx, vm, new_name, "snapshot", ignore=frozenset(ignore_vdis or ()))
         ctx.db.update("VM", vm, parent=snap)
-        return snap
+    messages.announce(ctx.pool, "snapshot", vm, snapshot_name=new_name)
+    return snap
 
 
 @api("VM.checkpoint")
@@ -264,37 +268,51 @@ async def checkpoint(ctx: CallContext, vm: str, new_name: str) -> Value:
         await work(ctx, "checkpoint")
         snap = copy_vm(ctx, vm, new_name, "checkpoint")
         ctx.db.update("VM", vm, parent=snap)
-        return snap
+    messages.announce(ctx.pool, "checkpoint", vm, snapshot_name=new_name)
+    return snap
 
 
 @api("VM.revert")
 async def revert(ctx: CallContext, snapshot: str) -> Value:
     """Put the snapshot's VM back as it was: settings, fresh disks, power state (Halted, or
-    Suspended for a checkpoint), after hard-shutting it down if it ran."""
+    Suspended for a checkpoint), after hard-shutting it down if it was not halted.
+
+    As message_forwarding.ml: the VM comes first — ``snapshot_of``, or a VM recreated from the
+    snapshot when that ref is dangling — before any lifecycle check, and a VM that is not a
+    snapshot has no snapshot metadata to recreate one from, so it fails there with
+    ``VM_REVERT_FAILED [vm, snapshot_of]`` (``create_vm_from_snapshot``): the lifecycle's
+    ``REVERT_ONLY_ALLOWED_ON_SNAPSHOT`` is only ever what ``VM.assert_operation_valid`` says.
+    A VM that is not halted is first shut down as xapi's own ``VM.hard_shutdown`` call does it,
+    VM_SHUTDOWN message included; the revert is not cancellable (``set_not_cancellable``).
+    """
     db = ctx.db
     vm = text(db.get("VM", snapshot), "snapshot_of")
-    async with vm_operation(ctx, snapshot, "revert"):
-        if not db.exists("VM", vm):
-            vm = vm_from_snapshot(ctx, snapshot)
-        async with vm_operation(ctx, vm, "reverting"):
-            await work(ctx, "revert")
-            rec = db.get("VM", vm)
-            if rec["power_state"] in ("Running", "Paused"):
-                halt(ctx, vm)
-            old_image = text(rec, "suspend_VDI")
-            db.update("VM", vm, suspend_VDI=NULL_REF, power_state="Halted")
-            destroy_vdi(db, old_image)
-            for vbd in ref_list(rec, "VBDs"):
-                vdi = text(db.get("VBD", vbd), "VDI") if db.exists("VBD", vbd) else NULL_REF
-                disk = db.exists("VBD", vbd) and db.field("VBD", vbd, "type") == "Disk"
-                if db.exists("VBD", vbd):
-                    db.destroy("VBD", vbd)
-                if disk and db.exists("VDI", vdi) and not ref_list(db.get("VDI", vdi), "VBDs"):
-                    destroy_vdi(db, vdi)
-            for vif in ref_list(rec, "VIFs"):
-                if db.exists("VIF", vif):
-                    db.destroy("VIF", vif)
-            restore_from(ctx, snapshot, vm)
+    if not db.exists("VM", vm):
+        if not db.field("VM", snapshot, "is_a_snapshot"):
+            raise XapiError("VM_REVERT_FAILED", [snapshot, vm])
+        vm = vm_from_snapshot(ctx, snapshot)
+    async with vm_operation(ctx, snapshot, "revert"), vm_operation(ctx, vm, "reverting"):
+        await work(ctx, "revert", cancellable=False)
+        rec = db.get("VM", vm)
+        if rec["power_state"] in ("Running", "Paused"):
+            halt(ctx, vm)
+        old_image = text(rec, "suspend_VDI")
+        db.update("VM", vm, suspend_VDI=NULL_REF, power_state="Halted")
+        destroy_vdi(db, old_image)
+        if rec["power_state"] != "Halted":
+            messages.announce(ctx.pool, "hard_shutdown", vm)
+        for vbd in ref_list(rec, "VBDs"):
+            vdi = text(db.get("VBD", vbd), "VDI") if db.exists("VBD", vbd) else NULL_REF
+            disk = db.exists("VBD", vbd) and db.field("VBD", vbd, "type") == "Disk"
+            if db.exists("VBD", vbd):
+                db.destroy("VBD", vbd)
+            if disk and db.exists("VDI", vdi) and not ref_list(db.get("VDI", vdi), "VBDs"):
+                destroy_vdi(db, vdi)
+        for vif in ref_list(rec, "VIFs"):
+            if db.exists("VIF", vif):
+                db.destroy("VIF", vif)
+        restore_from(ctx, snapshot, vm)
+    messages.announce(ctx.pool, "revert", vm, snapshot=snapshot)
     return ""
 
 

@@ -18,8 +18,10 @@ Checks run in xapi's order and the first failure wins:
 5. ``PROVISION_ONLY_ALLOWED_ON_TEMPLATE []``, ``REVERT_ONLY_ALLOWED_ON_SNAPSHOT []``
 6. ``VM_IS_IMMOBILE [vm]``, ``VM_IS_USING_NESTED_VIRT [vm]``
 7. ``OPERATION_NOT_ALLOWED [reason]``              dom0 / control domains
-8. ``VM_LACKS_FEATURE [vm]``                       running HVM guest, no PV drivers, no feature flag
-9. quiesce, on-boot=reset VDIs, PCI, vGPU, VUSB, appliance, protection policy, snapshot schedule
+8. ``VM_NON_SUSPENDABLE [vm, reason]``            a live guest that says why it cannot suspend
+   ``VM_LACKS_FEATURE [vm]``                       live HVM guest, no PV drivers, no feature flag
+9. ``VM_SNAPSHOT_WITH_QUIESCE_NOT_SUPPORTED [vm]`` always (VSS support is gone from xapi)
+10. on-boot=reset VDIs, PCI, vGPU, VUSB, appliance, protection policy, snapshot schedule
 """
 
 from __future__ import annotations
@@ -87,9 +89,22 @@ CONTROL_DOMAIN_OPS = frozenset(
 )
 #: what ``VM.hard_shutdown`` / ``VM.hard_reboot`` cancel before they run (message_forwarding.ml)
 CANCELLED_BY = {
-    "hard_shutdown": ("clean_shutdown", "clean_reboot", "hard_reboot", "pool_migrate", "suspend"),
-    "hard_reboot": ("clean_shutdown", "clean_reboot", "pool_migrate", "suspend"),
+    "hard_shutdown": (
+        "clean_shutdown",
+        "clean_reboot",
+        "hard_reboot",
+        "pool_migrate",
+        "call_plugin",
+        "shutdown",
+        "suspend",
+    ),
+    "hard_reboot": ("clean_shutdown", "clean_reboot", "pool_migrate", "call_plugin", "suspend"),
 }
+#: operations that need the guest's memory image: a suspend-like operation
+SUSPEND_LIKE = frozenset({"suspend", "checkpoint", "pool_migrate", "migrate_send"})
+#: the guest-metrics ``other`` key a guest that must not be suspended sets, with its reason (from
+#: xenstore ``data/cant_suspend_reason``; Windows and other UEFI guests crash on resume)
+CANT_SUSPEND_REASON = "data-cant-suspend-reason"
 SNAPSHOT_INFO_POWER_STATE = "power-state-at-snapshot"
 DEFAULT_TEMPLATE_KEY = "default_template"
 
@@ -323,23 +338,26 @@ def _template_error(facts: VmFacts, op: str) -> XapiError | None:
 
 
 def _feature_error(facts: VmFacts, op: str, strict: bool) -> XapiError | None:
-    """``check_op_for_feature``: HVM guests without PV drivers must advertise the feature."""
-    if facts.power_state != "Running" or facts.definitely_pv or facts.has_pv_drivers:
-        return None
+    """``check_op_for_feature``: a live guest that cannot be suspended says so, and HVM guests
+    without PV drivers must advertise the features an operation needs from them."""
+    live = facts.power_state in ("Running", "Paused")  # Xapi_vm_lifecycle_helpers.is_live
+    implicit = not live or facts.definitely_pv or facts.has_pv_drivers
 
     def lacks(*features: str) -> bool:
         return all(facts.guest_other.get(f) != "1" for f in features)
 
-    lacking = (
-        (op == "clean_shutdown" and strict and lacks("feature-shutdown", "feature-poweroff"))
-        or (op == "clean_reboot" and strict and lacks("feature-shutdown", "feature-reboot"))
-        or (op == "changing_VCPUs_live" and lacks("feature-vcpu-hotplug"))
-        or (
-            op in ("suspend", "checkpoint", "pool_migrate", "migrate_send")
-            and strict
-            and lacks("feature-suspend")
+    if op in SUSPEND_LIKE and live:
+        # the reason wins over everything, drivers and strictness included
+        reason = facts.guest_other.get(CANT_SUSPEND_REASON)
+        if reason is not None:
+            return XapiError("VM_NON_SUSPENDABLE", [facts.ref, reason])
+        lacking = not implicit and strict and lacks("feature-suspend")
+    else:
+        lacking = not implicit and (
+            (op == "clean_shutdown" and strict and lacks("feature-shutdown", "feature-poweroff"))
+            or (op == "clean_reboot" and strict and lacks("feature-shutdown", "feature-reboot"))
+            or (op == "changing_VCPUs_live" and lacks("feature-vcpu-hotplug"))
         )
-    )
     return XapiError("VM_LACKS_FEATURE", [facts.ref]) if lacking else None
 
 
@@ -372,7 +390,7 @@ def operation_error(facts: VmFacts, op: str, *, strict: bool = True) -> XapiErro
     if op == "revert" and not facts.is_a_snapshot:
         return XapiError("REVERT_ONLY_ALLOWED_ON_SNAPSHOT", [])
     mobile = not (facts.nomigrate or facts.nested_virt) or not strict
-    if op in ("suspend", "checkpoint", "pool_migrate", "migrate_send") and not mobile:
+    if op in SUSPEND_LIKE and not mobile:
         return XapiError("VM_IS_IMMOBILE", [ref])
     if op == "changing_dynamic_range" and facts.nested_virt and strict:
         return XapiError("VM_IS_USING_NESTED_VIRT", [ref])
@@ -387,15 +405,13 @@ def operation_error(facts: VmFacts, op: str, *, strict: bool = True) -> XapiErro
 
 def _late_error(facts: VmFacts, op: str, strict: bool) -> XapiError | None:
     ref = facts.ref
-    if op == "snapshot_with_quiesce" and not (
-        "feature-quiesce" in facts.guest_other or "feature-snapshot" in facts.guest_other
-    ):
+    if op == "snapshot_with_quiesce":  # "VSS support has been removed": refused whatever the guest
         return XapiError("VM_SNAPSHOT_WITH_QUIESCE_NOT_SUPPORTED", [ref])
     if (
         op in ("checkpoint", "snapshot", "suspend", "snapshot_with_quiesce") and facts.vdi_reset
     ) or (op == "pool_migrate" and facts.vdi_reset_caching):
         return XapiError("VDI_ON_BOOT_MODE_INCOMPATIBLE_WITH_OPERATION", [])
-    moving = op in ("suspend", "checkpoint", "pool_migrate", "migrate_send")
+    moving = op in SUSPEND_LIKE
     if facts.has_pci and moving:
         return XapiError("VM_HAS_PCI_ATTACHED", [ref])
     if facts.has_vgpu and moving:

@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 
 from xorca.xapi.values import Value
 from xorca.xapi_sim.rpc.context import CallContext
+from xorca.xapi_sim.state import tasks
 from xorca.xapi_sim.state.db import Database
 from xorca.xapi_sim.state.rows import optional, ref_list, str_map, text
 from xorca.xapi_sim.vm import lifecycle
@@ -116,12 +117,27 @@ async def vm_operation(
             update_allowed_operations(db, vm)
 
 
-async def work(ctx: CallContext, op: str) -> None:
-    await ctx.work(ctx.pool.config.operation_seconds * DURATION.get(op, 1.0))
+async def work(ctx: CallContext, op: str, *, cancellable: bool = True) -> None:
+    """Spend ``op``'s simulated time; an operation xapi makes non-cancellable (``revert``:
+    ``TaskHelper.set_not_cancellable``) stops advertising ``cancel`` and has no cancellation
+    point, so a ``task.cancel`` meanwhile changes nothing."""
+    seconds = ctx.pool.config.operation_seconds * DURATION.get(op, 1.0)
+    if cancellable:
+        await ctx.work(seconds)
+        return
+    tasks.set_cancellable(ctx.pool, ctx.task, False)
+    if seconds <= 0:
+        return
+    steps = 10
+    for i in range(1, steps + 1):
+        await asyncio.sleep(seconds / steps)
+        if ctx.task is not None:
+            tasks.set_progress(ctx.pool, ctx.task, i / steps * 0.99)
 
 
 async def cancel_conflicting(ctx: CallContext, vm: str, op: str, own: str) -> None:
-    """hard_shutdown/hard_reboot first cancel the softer operations in flight and wait for them."""
+    """hard_shutdown/hard_reboot first cancel the softer operations in flight, as a client's
+    ``task.cancel`` would (message_forwarding.ml ``cancel``), and wait for them to end."""
     db = ctx.db
     victims = [
         t
@@ -129,8 +145,8 @@ async def cancel_conflicting(ctx: CallContext, vm: str, op: str, own: str) -> No
         if o in lifecycle.CANCELLED_BY[op] and t != own
     ]
     for task in victims:
-        if db.exists("task", task) and db.field("task", task, "status") == "pending":
-            db.update("task", task, current_operations={task: "cancel"}, status="cancelling")
+        if db.exists("task", task):  # xapi ignores a failing Task.cancel
+            tasks.request_cancel(ctx.pool, task, tasks.dummy_task_ref("task.cancel"))
     deadline = asyncio.get_running_loop().time() + 10 * ctx.pool.config.operation_seconds + 1
     while any(t in str_map(db.get("VM", vm), "current_operations") for t in victims):
         if asyncio.get_running_loop().time() > deadline:

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from xorca.xapi.datamodel import EVENTLESS, Datamodel, datamodel
+from xorca.xapi.datamodel import EVENTLESS, STATIC_CLASSES, Datamodel, datamodel
 from xorca.xapi.errors import ProtocolError
 from xorca.xapi.watcher.mirror import Event, Op, Record
 
@@ -31,9 +31,10 @@ _OPS: frozenset[str] = frozenset({"add", "mod", "del"})
 
 def default_classes(dm: Datamodel | None = None) -> tuple[str, ...]:
     """Every datamodel class that emits events, ``message`` included (add/del only): the set
-    XenCenter's ``event.from(["*"], …)`` covers."""
+    XenCenter's ``event.from(["*"], …)`` covers, but the static ``role`` table."""
     dm = dm or datamodel()
-    return tuple(name for name in dm.classes if name.lower() not in EVENTLESS)
+    skip = EVENTLESS | STATIC_CLASSES
+    return tuple(name for name in dm.classes if name.lower() not in skip)
 
 
 @dataclass(frozen=True)
