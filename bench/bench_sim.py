@@ -29,6 +29,7 @@ import orjson
 
 from xorca.xapi import codec
 from xorca.xapi.datamodel import datamodel
+from xorca.xapi.errors import XapiError
 
 ROOT = Path(__file__).resolve().parent.parent
 XORCA = str(Path(sys.executable).parent / "xorca")
@@ -93,7 +94,14 @@ def bench_records(client: Client) -> dict[str, Any]:
     for cdef in datamodel().classes.values():
         if "get_all_records" not in cdef.messages:
             continue
-        seconds, value, size = client.timed_json(f"{cdef.name}.get_all_records", [client.session])
+        try:
+            seconds, value, size = client.timed_json(
+                f"{cdef.name}.get_all_records", [client.session]
+            )
+        except XapiError as e:  # removed classes (VIF_metrics…), as on real XAPI
+            if e.code != "MESSAGE_REMOVED":
+                raise
+            continue
         if not value:
             continue
         out[cdef.name] = {"records": len(value), "json_s": round(seconds, 4), "json_bytes": size}
