@@ -16,9 +16,7 @@ export default defineConfig(({ mode }) => {
       alias: {
         '@': fileURLToPath(new URL('./src', import.meta.url)),
         // noVNC's package exports only core/rfb.js; its logging switch lives beside it
-        'novnc-logging': fileURLToPath(
-          new URL('./node_modules/@novnc/novnc/core/util/logging.js', import.meta.url),
-        ),
+        'novnc-logging': fileURLToPath(new URL('./node_modules/@novnc/novnc/core/util/logging.js', import.meta.url)),
       },
     },
     build: {

@@ -30,7 +30,12 @@ export const router = createRouter({
     { path: '/pools/:id', name: 'pool', component: () => import('./views/PoolView.vue'), meta: { title: 'Pool' } },
     { path: '/tasks', name: 'tasks', component: () => import('./views/TasksView.vue'), meta: { title: 'Tasks' } },
     { path: '/map', name: 'map', component: () => import('./views/MapView.vue'), meta: { title: 'Map' } },
-    { path: '/:rest(.*)*', name: 'not-found', component: () => import('./views/NotFoundView.vue'), meta: { title: 'Not found' } },
+    {
+      path: '/:rest(.*)*',
+      name: 'not-found',
+      component: () => import('./views/NotFoundView.vue'),
+      meta: { title: 'Not found' },
+    },
   ],
   scrollBehavior(to, _from, saved) {
     if (saved) return saved

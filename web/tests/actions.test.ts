@@ -1,5 +1,9 @@
-import { describe, expect, it } from 'vitest'
-import { allowed, argumentsOf, needsForm, operationOf, type ActionSpec } from '../src/lib/actions'
+import { describe, expect, it, vi } from 'vitest'
+import { allowed, argumentsOf, needsForm, operationOf, useCatalogue, type ActionSpec } from '../src/lib/actions'
+import type { ObjectOf } from '../src/store/core'
+
+const api = vi.hoisted(() => ({ get: vi.fn() }))
+vi.mock('../src/api/client', () => ({ get: api.get, post: vi.fn(), errorText: String }))
 
 // the shapes `GET /api/v1/vms/actions` answers (pydantic's JSON schema)
 const start: ActionSpec = {
@@ -7,6 +11,7 @@ const start: ActionSpec = {
   summary: 'Start the VM',
   destructive: false,
   task: true,
+  xapi: 'VM.start',
   arguments: {
     type: 'object',
     properties: {
@@ -20,11 +25,16 @@ const migrate: ActionSpec = {
   summary: 'Move the VM',
   destructive: false,
   task: true,
+  xapi: 'VM.pool_migrate',
   arguments: {
     type: 'object',
     required: ['host'],
     properties: {
-      host: { type: 'string', title: 'Host', pattern: '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$' },
+      host: {
+        type: 'string',
+        title: 'Host',
+        pattern: '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$',
+      },
       live: { type: 'boolean', default: true, title: 'Live' },
     },
   },
@@ -34,6 +44,7 @@ const copy: ActionSpec = {
   summary: 'Copy',
   destructive: false,
   task: true,
+  xapi: 'VM.copy',
   arguments: {
     type: 'object',
     required: ['name'],
@@ -48,6 +59,7 @@ const resize: ActionSpec = {
   summary: 'Grow',
   destructive: false,
   task: true,
+  xapi: 'VDI.resize',
   arguments: { type: 'object', required: ['size'], properties: { size: { type: 'integer', title: 'Size' } } },
 }
 
@@ -73,21 +85,62 @@ describe('actions from the API catalogue', () => {
     expect(needsForm(migrate)).toBe(true)
   })
 
-  it('offers an action when XAPI allows its operation', () => {
-    const halted = { id: 'v', type: 'vm', allowed_operations: ['start', 'clone', 'destroy', 'pool_migrate'] }
-    expect(allowed('start', halted)).toBe(true)
-    expect(allowed('clean-shutdown', halted)).toBe(false)
-    expect(allowed('migrate', halted)).toBe(true)
-    expect(allowed('rename', halted)).toBe(true)
-    expect(allowed('start', { id: 'v', type: 'vm' })).toBe(true) // no list: let XAPI decide
-    expect(allowed('start', undefined)).toBe(false)
-    expect(operationOf('hard-reboot')).toBe('hard_reboot')
-    expect(operationOf('add-tag')).toBeNull()
+  it('offers an action when XAPI allows the operation of its call', () => {
+    const halted: ObjectOf<'vm'> = {
+      id: 'v',
+      type: 'vm',
+      allowed_operations: ['start', 'clone', 'destroy', 'pool_migrate'],
+    }
+    expect(allowed(start, halted)).toBe(true)
+    expect(allowed(simple('clean-shutdown', 'VM.clean_shutdown'), halted)).toBe(false)
+    expect(allowed(migrate, halted)).toBe(true) // VM.pool_migrate: the catalogue names the call
+    expect(allowed(simple('rename', 'VM.set_name_label'), halted)).toBe(true) // a setter: always
+    expect(allowed(start, { id: 'v', type: 'vm' })).toBe(true) // no list: let XAPI decide
+    expect(allowed(start, undefined)).toBe(false)
+    expect(operationOf(simple('hard-reboot', 'VM.hard_reboot'))).toBe('hard_reboot')
+    expect(operationOf(migrate)).toBe('pool_migrate')
+    expect(operationOf(simple('add-tag', 'VM.add_tags'))).toBeNull()
+    expect(operationOf(simple('remove-tag', 'SR.remove_tags'))).toBeNull()
+    expect(operationOf(simple('set-on-boot', 'VDI.set_on_boot'))).toBe('set_on_boot') // XAPI's one
   })
 
   it('enables or disables a host by its state', () => {
-    expect(allowed('enable', { id: 'h', type: 'host', enabled: false })).toBe(true)
-    expect(allowed('disable', { id: 'h', type: 'host', enabled: false })).toBe(false)
-    expect(allowed('disable', { id: 'h', type: 'host', enabled: true })).toBe(true)
+    const enable = simple('enable', 'host.enable')
+    const disable = simple('disable', 'host.disable')
+    expect(allowed(enable, { id: 'h', type: 'host', enabled: false })).toBe(true)
+    expect(allowed(disable, { id: 'h', type: 'host', enabled: false })).toBe(false)
+    expect(allowed(disable, { id: 'h', type: 'host', enabled: true, allowed_operations: [] })).toBe(true)
+  })
+
+  it('cancels a task that XAPI says can be cancelled', () => {
+    const cancel = simple('cancel', 'task.cancel')
+    expect(allowed(cancel, { id: 't', type: 'task', status: 'pending', allowed_operations: ['cancel'] })).toBe(true)
+    expect(allowed(cancel, { id: 't', type: 'task', status: 'success', allowed_operations: [] })).toBe(false)
+  })
+
+  it("loads a collection's catalogue once, the tasks' like any other", async () => {
+    const cancel = simple('cancel', 'task.cancel')
+    api.get.mockResolvedValueOnce([cancel])
+    const tasks = useCatalogue('tasks')
+    expect(tasks.value).toBeNull() // until the API answers
+    await vi.waitFor(() => expect(tasks.value).toEqual([cancel]))
+    expect(api.get).toHaveBeenCalledWith('/tasks/actions')
+    expect(useCatalogue('tasks')).toBe(tasks)
+    expect(api.get).toHaveBeenCalledTimes(1)
+  })
+
+  it('asks again for a catalogue that failed to load', async () => {
+    api.get.mockRejectedValueOnce(new Error('offline'))
+    const failed = useCatalogue('vdis')
+    await vi.waitFor(() => expect(failed.value).toEqual([]))
+    api.get.mockResolvedValueOnce([resize])
+    const again = useCatalogue('vdis')
+    await vi.waitFor(() => expect(again.value).toEqual([resize]))
+    expect(api.get).toHaveBeenLastCalledWith('/vdis/actions')
   })
 })
+
+/** An action without arguments, as the catalogue lists it. */
+function simple(name: string, xapi: string): ActionSpec {
+  return { name, summary: name, destructive: false, task: true, xapi, arguments: { type: 'object', properties: {} } }
+}

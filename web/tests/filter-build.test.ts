@@ -55,7 +55,11 @@ describe('building filters from UI choices', () => {
     })
     expect(parseChoices('power_state:Halted')).toEqual({ text: '', powerStates: ['Halted'], tags: [] })
     // wildcards are not chips
-    expect(parseChoices('power_state:Run* tags:p*')).toEqual({ text: 'power_state:Run* tags:p*', powerStates: [], tags: [] })
+    expect(parseChoices('power_state:Run* tags:p*')).toEqual({
+      text: 'power_state:Run* tags:p*',
+      powerStates: [],
+      tags: [],
+    })
     // a filter that does not parse stays text
     expect(parseChoices('(web')).toEqual({ text: '(web', powerStates: [], tags: [] })
     expect(parseChoices('')).toEqual({ text: '', powerStates: [], tags: [] })

@@ -11,9 +11,7 @@ import {
 } from '../src/filter/query'
 import { globMatcher, parseDate, parseNumber, quotePattern, renderNumber } from '../src/filter/values'
 
-type Case =
-  | { filter: string; matches: string[]; text: string }
-  | { filter: string; error: string; position: number }
+type Case = { filter: string; matches: string[]; text: string } | { filter: string; error: string; position: number }
 
 const objects = fixture.objects as Record<string, unknown>[]
 const cases = fixture.cases as Case[]

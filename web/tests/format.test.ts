@@ -25,9 +25,9 @@ describe('formatting', () => {
   })
 
   it('describes alarms', () => {
-    expect(describeMessage({ alarm: true, alarm_source: 'cpu_usage', alarm_value: 0.96, alarm_trigger_level: 0.9 })).toBe(
-      'cpu usage at 96% (limit 90%)',
-    )
+    expect(
+      describeMessage({ alarm: true, alarm_source: 'cpu_usage', alarm_value: 0.96, alarm_trigger_level: 0.9 }),
+    ).toBe('cpu usage at 96% (limit 90%)')
     expect(describeMessage({ name: 'VM_STARTED' })).toBe('vm started')
   })
 

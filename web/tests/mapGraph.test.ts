@@ -1,14 +1,23 @@
 import { describe, expect, it } from 'vitest'
-import { ObjectStore, type XObject } from '../src/store/core'
-import { buildGraph, shapeOf } from '../src/lib/mapGraph'
+import { ObjectStore, type ObjectType, type XObject } from '../src/store/core'
+import { buildGraph, endKey, shapeOf } from '../src/lib/mapGraph'
 
 function inventory(vms: number): ObjectStore {
   const s = new ObjectStore()
-  const o = (type: string, id: string, extra: Record<string, unknown> = {}): XObject => ({ id, type, rev: 1, name_label: id, ...extra })
+  const o = (type: ObjectType, id: string, extra: Record<string, unknown> = {}): XObject => ({
+    id,
+    type,
+    rev: 1,
+    name_label: id,
+    ...extra,
+  })
   s.load('pool', [o('pool', 'p1', { $pool: 'p1' })])
   s.load('pool-status', [o('pool-status', 'demo-1', { $pool: 'p1', state: 'synced' })])
   s.load('host', [o('host', 'h1', { $pool: 'p1', live: true }), o('host', 'h2', { $pool: 'p1', live: false })])
-  s.load('sr', [o('sr', 's1', { $pool: 'p1', shared: true, $hosts: ['h1', 'h2'] }), o('sr', 's2', { $pool: 'p1', shared: false, $hosts: ['h2'] })])
+  s.load('sr', [
+    o('sr', 's1', { $pool: 'p1', shared: true, $hosts: ['h1', 'h2'] }),
+    o('sr', 's2', { $pool: 'p1', shared: false, $hosts: ['h2'] }),
+  ])
   s.load('network', [o('network', 'n1', { $pool: 'p1' })])
   s.load('vif', [o('vif', 'if1', { $network: 'n1', $vm: 'vm-0' })])
   s.load(
@@ -32,9 +41,20 @@ describe('the map graph', () => {
     const g = buildGraph(inventory(4))
     expect(g.aggregated).toBe(false)
     expect(g.nodes.map((n) => n.key).sort()).toEqual(
-      ['host:h1', 'host:h2', 'network:n1', 'pool:p1', 'sr:s1', 'sr:s2', 'vm:vm-0', 'vm:vm-1', 'vm:vm-2', 'vm:vm-3'].sort(),
+      [
+        'host:h1',
+        'host:h2',
+        'network:n1',
+        'pool:p1',
+        'sr:s1',
+        'sr:s2',
+        'vm:vm-0',
+        'vm:vm-1',
+        'vm:vm-2',
+        'vm:vm-3',
+      ].sort(),
     )
-    const links = g.links.map((l) => `${l.source}>${l.target}:${l.kind}`)
+    const links = g.links.map((l) => `${endKey(l.source)}>${endKey(l.target)}:${l.kind}`)
     expect(links).toContain('host:h1>pool:p1:member')
     expect(links).toContain('sr:s2>host:h2:member') // a local SR hangs on its host
     expect(links).toContain('sr:s1>pool:p1:member')

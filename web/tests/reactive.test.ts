@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { computed, effect } from 'vue'
 import { ReactiveStore, type Scheduler } from '../src/store/reactive'
-import { ObjectStore, type StoreEvent } from '../src/store/core'
+import { ObjectStore, type StoreEvent, type XObject } from '../src/store/core'
 
 /** A scheduler whose "frames" the test runs by hand. */
 function manualFrames() {
@@ -29,19 +29,19 @@ describe('ReactiveStore', () => {
   it('applies a burst of events in one frame, with one notification', () => {
     const frames = manualFrames()
     const store = new ReactiveStore(new ObjectStore(), frames.scheduler)
-    store.load('vm', [{ id: 'a', type: 'vm', rev: 1, n: 0 }])
+    store.load('vm', [{ id: 'a', type: 'vm', rev: 1, domid: 0 }])
     let runs = 0
-    const n = computed(() => store.get('vm', 'a')?.n)
+    const n = computed(() => store.get('vm', 'a')?.domid)
     effect(() => {
       void n.value
       runs++
     })
     expect(runs).toBe(1)
-    for (let i = 1; i <= 100; i++) store.push(patch('a', 1 + i, { n: i }))
+    for (let i = 1; i <= 100; i++) store.push(patch('a', 1 + i, { domid: i }))
     expect(frames.waiting).toBe(1) // one frame asked for, not 100
-    expect(store.core.get('vm', 'a')!.n).toBe(0) // nothing applied before the frame
+    expect(store.core.get('vm', 'a')!.domid).toBe(0) // nothing applied before the frame
     expect(frames.frame()).toBe(1)
-    expect(store.core.get('vm', 'a')!.n).toBe(100)
+    expect(store.core.get('vm', 'a')!.domid).toBe(100)
     expect(runs).toBe(2) // one re-run for the whole burst
     expect(store.counters.events).toBe(100)
   })
@@ -87,9 +87,9 @@ describe('ReactiveStore', () => {
     const frames = manualFrames()
     const store = new ReactiveStore(new ObjectStore(), frames.scheduler)
     store.load('vm', [{ id: 'a', type: 'vm', rev: 1 }])
-    store.push(patch('a', 2, { x: 1 }))
+    store.push(patch('a', 2, { domid: 1 }))
     store.flush()
-    expect(store.core.get('vm', 'a')!.x).toBe(1)
+    expect(store.core.get('vm', 'a')!.domid).toBe(1)
     const flushes = store.counters.flushes
     frames.frame()
     expect(store.counters.flushes).toBe(flushes)
@@ -97,7 +97,7 @@ describe('ReactiveStore', () => {
 
   it('keeps objects plain (not reactive proxies)', () => {
     const store = new ReactiveStore(new ObjectStore(), manualFrames().scheduler)
-    const obj = { id: 'a', type: 'vm', rev: 1 }
+    const obj: XObject = { id: 'a', type: 'vm', rev: 1 }
     store.load('vm', [obj])
     expect(store.get('vm', 'a')).toBe(obj)
   })

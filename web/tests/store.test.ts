@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest'
-import { ObjectStore, type StoreEvent, type XObject } from '../src/store/core'
+import { ObjectStore, type ObjectOf, type StoreEvent, type XObject } from '../src/store/core'
+import type { Vm } from '../src/types/objects'
 
-const vm = (id: string, rev: number, extra: Record<string, unknown> = {}): XObject => ({
+const vm = (id: string, rev: number, extra: Partial<Vm> = {}): ObjectOf<'vm'> => ({
   id,
   type: 'vm',
   rev,
@@ -50,12 +51,14 @@ describe('ObjectStore', () => {
     const s = new ObjectStore()
     s.load('vm', [vm('a', 1)])
     const before = s.get('vm', 'a')!
-    expect(s.apply(patch('vm', 'a', 2, { power_state: 'Halted', memory: { actual: null }, tags: ['x'] }))).toBe('changed')
+    expect(s.apply(patch('vm', 'a', 2, { power_state: 'Halted', memory: { actual: null }, tags: ['x'] }))).toBe(
+      'changed',
+    )
     const after = s.get('vm', 'a')!
     expect(after).not.toBe(before)
     expect(before.power_state).toBe('Running')
     expect(after).toMatchObject({ power_state: 'Halted', memory: { static_max: 2048 }, tags: ['x'], rev: 2 })
-    expect((after.memory as Record<string, unknown>).actual).toBeUndefined()
+    expect(after.memory?.actual).toBeUndefined()
   })
 
   it('ignores a patch of an object it does not have', () => {
@@ -122,11 +125,7 @@ describe('ObjectStore', () => {
 
   it('applyAll stops at a reset', () => {
     const s = new ObjectStore()
-    const result = s.applyAll([
-      put(vm('a', 1)),
-      { event: 'reset', data: { revision: 9 } },
-      put(vm('b', 2)),
-    ])
+    const result = s.applyAll([put(vm('a', 1)), { event: 'reset', data: { revision: 9 } }, put(vm('b', 2))])
     expect(result).toBe('reset')
     expect(s.has('vm', 'a')).toBe(true)
     expect(s.has('vm', 'b')).toBe(false)
@@ -158,13 +157,23 @@ describe('ObjectStore', () => {
     s.apply(patch('vm', 'c', 2, { $host: 'h2' }))
     expect(s.version('vm')).toBeGreaterThan(v)
     expect(s.list('vm')).not.toBe(list)
-    expect(s.groupBy('vm', '$host').get('h2')!.map((o) => o.id)).toEqual(['b', 'c'])
+    expect(
+      s
+        .groupBy('vm', '$host')
+        .get('h2')!
+        .map((o) => o.id),
+    ).toEqual(['b', 'c'])
   })
 
   it('groups by every element of a list of links', () => {
     const s = new ObjectStore()
     s.load('sr', [{ id: 's', type: 'sr', rev: 1, $hosts: ['h1', 'h2'] }])
-    expect(s.groupBy('sr', '$hosts').get('h2')!.map((o) => o.id)).toEqual(['s'])
+    expect(
+      s
+        .groupBy('sr', '$hosts')
+        .get('h2')!
+        .map((o) => o.id),
+    ).toEqual(['s'])
   })
 
   it('moves an object between types (a VM made into a template)', () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { ObjectStore, type XObject } from '../src/store/core'
+import { ObjectStore, type ObjectOf } from '../src/store/core'
+import type { Vm } from '../src/types/objects'
 import { ReactiveStore } from '../src/store/reactive'
 import { Sync, followRevision, type EventSourceLike, type Page, type SyncDeps } from '../src/store/sync'
 
@@ -46,19 +47,19 @@ function setup(pages: Record<string, Page[]>, collections: [string, string][]) {
   const fetched: string[] = []
   let probeFails = false
   const deps: SyncDeps = {
-    async fetchPage(collection, cursor, _signal, _filter, fields) {
+    fetchPage(collection, cursor, _signal, _filter, fields) {
       fetched.push(`${collection}:${cursor ?? ''}${fields ? ' (some fields)' : ''}`)
       const list = pages[collection]
       const index = cursor ? Number(cursor) : 0
-      return list[index]
+      return Promise.resolve(list[index])
     },
     openEvents(since, types) {
       const s = new FakeEventSource(since, types)
       sources.push(s)
       return s
     },
-    async probe() {
-      if (probeFails) throw new TypeError('Failed to fetch')
+    probe() {
+      return probeFails ? Promise.reject(new TypeError('Failed to fetch')) : Promise.resolve()
     },
     setTimeout(fn) {
       timers.push(fn)
@@ -71,6 +72,7 @@ function setup(pages: Record<string, Page[]>, collections: [string, string][]) {
   return {
     sync,
     store,
+    deps,
     sources,
     timers,
     fetched,
@@ -80,7 +82,12 @@ function setup(pages: Record<string, Page[]>, collections: [string, string][]) {
   }
 }
 
-const vm = (id: string, rev: number, extra: Record<string, unknown> = {}): XObject => ({ id, type: 'vm', rev, ...extra })
+const vm = (id: string, rev: number, extra: Partial<Vm> = {}): ObjectOf<'vm'> => ({
+  id,
+  type: 'vm',
+  rev,
+  ...extra,
+})
 
 describe('followRevision', () => {
   it('follows from the smallest revision of the answers', () => {
@@ -119,11 +126,11 @@ describe('Sync', () => {
   })
 
   it('feeds the events to the store and tracks the revision from their ids', async () => {
-    const t = setup({ vms: [{ revision: 10, items: [vm('a', 5, { n: 0 })] }] }, [['vms', 'vm']])
+    const t = setup({ vms: [{ revision: 10, items: [vm('a', 5, { domid: 0 })] }] }, [['vms', 'vm']])
     await t.sync.start()
     const es = t.sources[0]
     es.open()
-    es.send('patch', { type: 'vm', id: 'a', rev: 11, patch: { n: 1 } })
+    es.send('patch', { type: 'vm', id: 'a', rev: 11, patch: { domid: 1 } })
     es.send('put', { type: 'vm', id: 'b', rev: 11, data: vm('b', 11) }, 11)
     es.send('del', { type: 'vm', id: 'a', rev: 12 }, 12)
     t.store.flush()
@@ -192,8 +199,8 @@ describe('Sync', () => {
   it('retries the snapshot when it cannot be loaded', async () => {
     let calls = 0
     const t = setup({ vms: [{ revision: 10, items: [] }] }, [['vms', 'vm']])
-    const original = (t.sync as unknown as { deps: SyncDeps }).deps.fetchPage
-    ;(t.sync as unknown as { deps: SyncDeps }).deps.fetchPage = async (...args) => {
+    const original = t.deps.fetchPage.bind(t.deps)
+    t.deps.fetchPage = async (...args) => {
       if (calls++ === 0) throw new TypeError('Failed to fetch')
       return original(...args)
     }
@@ -221,9 +228,8 @@ describe('Sync.ensure (parts of a collection loaded for one page)', () => {
     }
     const filters: (string | undefined)[] = []
     const t = setup(pages, [['vms', 'vm']])
-    const deps = (t.sync as unknown as { deps: SyncDeps }).deps
-    const original = deps.fetchPage
-    deps.fetchPage = (c, cursor, signal, filter) => {
+    const original = t.deps.fetchPage.bind(t.deps)
+    t.deps.fetchPage = (c, cursor, signal, filter) => {
       if (c === 'vifs') filters.push(filter)
       return original(c, cursor, signal, filter)
     }

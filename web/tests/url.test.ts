@@ -57,7 +57,10 @@ describe('saved searches in the URL', () => {
 
   it('keeps named searches', () => {
     const data = new Map<string, string>()
-    const storage = { getItem: (k: string) => data.get(k) ?? null, setItem: (k: string, v: string) => void data.set(k, v) }
+    const storage = {
+      getItem: (k: string) => data.get(k) ?? null,
+      setItem: (k: string, v: string) => void data.set(k, v),
+    }
     expect(loadNamedSearches(storage)).toEqual([])
     storeNamedSearches([{ name: 'prod', query: { q: 'tags:prod' } }], storage)
     expect(loadNamedSearches(storage)).toEqual([{ name: 'prod', query: { q: 'tags:prod' } }])

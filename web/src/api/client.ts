@@ -74,7 +74,9 @@ export async function request<T = unknown>(path: string, options: RequestOptions
   }
   if (!response.ok) {
     const problem: ProblemBody =
-      typeof data === 'object' && data !== null ? (data as ProblemBody) : { detail: String(data ?? '') }
+      typeof data === 'object' && data !== null
+        ? data
+        : { detail: typeof data === 'string' ? data : data === undefined ? '' : JSON.stringify(data) }
     if (response.status === 401 && options.token === undefined) signalUnauthorized()
     throw new ApiProblem(response.status, problem)
   }

@@ -1,7 +1,7 @@
 // Where the API is: same origin (`/api/v1`) by default; `VITE_API_BASE` at build time for a UI
 // served elsewhere (the gateway then lists this UI's origin in XORCA_CORS_ORIGINS).
 
-const configured = (import.meta.env?.VITE_API_BASE as string | undefined) ?? ''
+const configured = import.meta.env?.VITE_API_BASE ?? ''
 
 /** The API's base URL, without a final `/` (absolute or relative to the page). */
 export const API_BASE = (configured.trim() || '/api/v1').replace(/\/+$/, '')

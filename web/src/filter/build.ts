@@ -61,7 +61,7 @@ function powerStatesOf(q: Query): string[] | null {
   if (one !== null) return [one]
   if (q.kind === 'or') {
     const states = q.items.map((i) => literalOf(i, 'power_state'))
-    if (states.every((s) => s !== null)) return states as string[]
+    if (states.every((s) => s !== null)) return states
   }
   return null
 }

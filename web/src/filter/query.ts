@@ -286,7 +286,11 @@ function term(chars: Char[]): Query {
   for (let i = 0; i < chars.length; i++) {
     const c = chars[i]
     if (c.char === ':' && c.kind === 'plain') {
-      return { kind: 'field', path: fieldPath(chars.slice(0, i), c.position), test: predicate(chars.slice(i + 1), c.position) }
+      return {
+        kind: 'field',
+        path: fieldPath(chars.slice(0, i), c.position),
+        test: predicate(chars.slice(i + 1), c.position),
+      }
     }
   }
   return bare(pattern(chars))
@@ -299,7 +303,10 @@ function fieldPath(chars: Char[], colon: number): string[] {
   }
   const segments: string[] = []
   let start = chars[0].position
-  for (const segment of chars.map((c) => c.char).join('').split('.')) {
+  for (const segment of chars
+    .map((c) => c.char)
+    .join('')
+    .split('.')) {
     if (!segment) throw new FilterError('empty segment in field path (`a..b`, `.a` or `a.`)', start)
     if (!FIELD_SEGMENT.test(segment)) {
       const bad = [...segment].find((ch) => !/[A-Za-z0-9_$-]/.test(ch))!
@@ -372,8 +379,7 @@ function range(text: string, position: number): Predicate {
 
 type Json = unknown
 
-const isObject = (v: Json): v is Record<string, Json> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v)
+const isObject = (v: Json): v is Record<string, Json> => typeof v === 'object' && v !== null && !Array.isArray(v)
 
 /** The values at a dotted path; a list of objects on the way is entered element by element. */
 export function resolve(obj: Record<string, Json>, path: string[]): Json[] {

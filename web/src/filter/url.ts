@@ -57,12 +57,16 @@ export function parseScope(text: string | null): Scope | null {
   return (type === 'pool' || type === 'host') && id ? { type, id } : null
 }
 
+/** `text` as a search type: the VMs' when it names none. */
+export function searchType(text: string | null | undefined): SearchType {
+  return SEARCH_TYPES.find((type) => type === text) ?? 'vm'
+}
+
 /** The search a route query describes (unknown or missing parts: the defaults). */
 export function parseSearch(query: RouteQuery): SavedSearch {
-  const type = first(query.type)
   return {
     q: first(query.q) ?? '',
-    type: (SEARCH_TYPES as readonly string[]).includes(type ?? '') ? (type as SearchType) : 'vm',
+    type: searchType(first(query.type)),
     sort: parseSort(first(query.sort)),
     scope: parseScope(first(query.scope)),
   }
@@ -102,22 +106,26 @@ export interface NamedSearch {
 
 const SAVED_KEY = 'xorca.searches'
 
+function isNamedSearch(s: unknown): s is NamedSearch {
+  return (
+    typeof s === 'object' &&
+    s !== null &&
+    'name' in s &&
+    typeof s.name === 'string' &&
+    'query' in s &&
+    typeof s.query === 'object'
+  )
+}
+
 export function loadNamedSearches(storage: Pick<Storage, 'getItem'> = localStorage): NamedSearch[] {
   try {
-    const raw = JSON.parse(storage.getItem(SAVED_KEY) ?? '[]') as unknown
-    if (!Array.isArray(raw)) return []
-    return raw.filter(
-      (s): s is NamedSearch =>
-        typeof s === 'object' && s !== null && typeof s.name === 'string' && typeof s.query === 'object',
-    )
+    const raw: unknown = JSON.parse(storage.getItem(SAVED_KEY) ?? '[]')
+    return Array.isArray(raw) ? raw.filter(isNamedSearch) : []
   } catch {
     return []
   }
 }
 
-export function storeNamedSearches(
-  searches: NamedSearch[],
-  storage: Pick<Storage, 'setItem'> = localStorage,
-): void {
+export function storeNamedSearches(searches: NamedSearch[], storage: Pick<Storage, 'setItem'> = localStorage): void {
   storage.setItem(SAVED_KEY, JSON.stringify(searches))
 }

@@ -25,8 +25,7 @@ const UNITS: Record<string, number> = {
   tb: 1000 ** 4,
 }
 
-const NUMBER =
-  /^([+-]?(?:\d+(?:\.\d*)?|\.\d+))(?:e([+-]?\d{1,3}))?(kib|mib|gib|tib|kb|mb|gb|tb|[bkmgt%])?$/i
+const NUMBER = /^([+-]?(?:\d+(?:\.\d*)?|\.\d+))(?:e([+-]?\d{1,3}))?(kib|mib|gib|tib|kb|mb|gb|tb|[bkmgt%])?$/i
 const BOOLS: Record<string, boolean> = {
   true: true,
   yes: true,
@@ -46,7 +45,7 @@ export function parseNumber(text: string): number | null {
   const body = mantissa.replace(/^[+-]/, '')
   const [digits, decimals = ''] = body.split('.')
   let scale = Number(exponent ?? 0) - decimals.length
-  let numerator = Number((digits + decimals) || '0')
+  let numerator = Number(digits + decimals || '0')
   if (unit === '%') scale -= 2
   else numerator *= UNITS[(unit ?? '').toLowerCase()]
   const value = scale >= 0 ? numerator * 10 ** scale : numerator / 10 ** -scale

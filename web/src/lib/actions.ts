@@ -1,12 +1,18 @@
 // Actions: the catalogue of each collection (`GET /api/v1/{collection}/actions`: name, summary,
-// destructive, task, the arguments' JSON schema), running them on one object or in bulk, and
-// following what they started: each task's progress comes live from the store (type `task`),
-// and a failed task's words from `GET /api/v1/tasks/{id}` (`problem.detail`).
+// destructive, task, the XAPI call, the arguments' JSON schema), which of them an object allows
+// now (XAPI's `allowed_operations`), running them on one object or in bulk, and following what
+// they started: each task's progress comes live from the store (type `task`), and a failed
+// task's words from `GET /api/v1/tasks/{id}` (`problem.detail`).
 
 import { reactive, shallowRef, type ShallowRef } from 'vue'
 import { errorText, get, post } from '@/api/client'
 import { announce } from './announce'
-import type { XObject } from '@/store/core'
+import type { ObjectOf, XObject } from '@/store/core'
+
+/** What actions act on: the objects of the collections that have a catalogue (all named). */
+export type Actionable = ObjectOf<
+  'vm' | 'vm-snapshot' | 'vm-template' | 'host' | 'sr' | 'network' | 'pool' | 'vdi' | 'task'
+>
 
 export interface JsonSchema {
   type?: string | string[]
@@ -29,7 +35,8 @@ export interface ActionSpec {
   summary: string
   destructive: boolean
   task: boolean
-  xapi?: string
+  /** the XAPI call it makes (`VM.pool_migrate`) */
+  xapi: string
   arguments: JsonSchema
 }
 
@@ -37,27 +44,9 @@ export interface ActionSpec {
 
 const catalogues = new Map<string, ShallowRef<ActionSpec[] | null>>()
 
-// `GET /api/v1/tasks/actions` is answered by `GET /api/v1/tasks/{id}` (404, no task "actions"):
-// the one task action is known here instead
-const BUILT_IN: Record<string, ActionSpec[]> = {
-  tasks: [
-    {
-      name: 'cancel',
-      summary: 'Cancel the task',
-      destructive: false,
-      task: false,
-      arguments: { type: 'object', properties: {} },
-    },
-  ],
-}
-
 /** The actions of a collection (null until loaded; loaded once per page load). */
 export function useCatalogue(collection: string): ShallowRef<ActionSpec[] | null> {
   let ref = catalogues.get(collection)
-  if (!ref && BUILT_IN[collection]) {
-    ref = shallowRef<ActionSpec[] | null>(BUILT_IN[collection])
-    catalogues.set(collection, ref)
-  }
   if (!ref) {
     const created = shallowRef<ActionSpec[] | null>(null)
     ref = created
@@ -124,27 +113,31 @@ export function needsForm(spec: ActionSpec): boolean {
 
 // ----------------------------------------------------------------------- which are allowed now
 
-const OPERATION: Record<string, string> = {
-  migrate: 'pool_migrate',
+/**
+ * The XAPI operation an action needs in the object's `allowed_operations`: the name of the call
+ * the catalogue says it makes (`VM.pool_migrate` → `pool_migrate`). Null for the calls that XAPI
+ * never lists there, which are always offered: the setters of fields (`set_name_label`,
+ * `add_tags`, `remove_tags`; of XAPI's setters only `VDI.set_on_boot` is an operation too) and a
+ * host's `enable` and `disable`, which follow the host's `enabled` instead.
+ */
+export function operationOf(spec: ActionSpec): string | null {
+  const call = spec.xapi.slice(spec.xapi.indexOf('.') + 1)
+  if (/^(set|add|remove)_/.test(call) && spec.xapi !== 'VDI.set_on_boot') return null
+  if (spec.xapi === 'host.enable' || spec.xapi === 'host.disable') return null
+  return call
 }
 
-/** The XAPI operation an action needs in `allowed_operations` (null: always offered). */
-export function operationOf(action: string): string | null {
-  if (['rename', 'describe', 'add-tag', 'remove-tag', 'enable', 'disable'].includes(action)) return null
-  return OPERATION[action] ?? action.replace(/-/g, '_')
-}
-
-/** Whether `action` can run on `obj` now, as XAPI's `allowed_operations` says. */
-export function allowed(action: string, obj: XObject | undefined): boolean {
+/** Whether the action can run on `obj` now, as XAPI's `allowed_operations` says. */
+export function allowed(spec: ActionSpec, obj: XObject | undefined): boolean {
   if (!obj) return false
   if (obj.type === 'host') {
-    if (action === 'enable') return obj.enabled === false
-    if (action === 'disable') return obj.enabled !== false
+    if (spec.xapi === 'host.enable') return obj.enabled === false
+    if (spec.xapi === 'host.disable') return obj.enabled !== false
   }
-  const op = operationOf(action)
+  const op = operationOf(spec)
   if (op === null) return true
-  const ops = obj.allowed_operations
-  return Array.isArray(ops) ? ops.includes(op) : true
+  const ops = 'allowed_operations' in obj ? obj.allowed_operations : undefined
+  return ops ? ops.includes(op) : true
 }
 
 // ---------------------------------------------------------------------------------- running
@@ -179,11 +172,14 @@ interface BulkAnswer {
 /** Runs an action on some objects of a collection (one: the object's URL; more: the bulk URL). */
 export async function runAction(
   collection: string,
-  objects: XObject[],
+  objects: Actionable[],
   spec: ActionSpec,
   args: Record<string, unknown>,
 ): Promise<Launch> {
-  const label = objects.length === 1 ? `${spec.name} ${String(objects[0].name_label ?? objects[0].id)}` : `${spec.name} on ${objects.length} objects`
+  const label =
+    objects.length === 1
+      ? `${spec.name} ${objects[0].name_label ?? objects[0].id}`
+      : `${spec.name} on ${objects.length} objects`
   launches.unshift({
     key: nextKey++,
     collection,
@@ -212,7 +208,7 @@ export async function runAction(
         if (r.task?.id) launch.taskIds.push(r.task.id)
         if (r.problem) {
           const name = objects.find((o) => o.id === r.id)?.name_label ?? r.id
-          launch.errors.push(`${String(name)}: ${r.problem.detail || r.problem.title || 'refused'}`)
+          launch.errors.push(`${name}: ${r.problem.detail || r.problem.title || 'refused'}`)
         }
       }
       launch.state = launch.taskIds.length ? 'started' : launch.errors.length ? 'failed' : 'done'
@@ -232,9 +228,9 @@ const problems = reactive(new Map<string, string>())
 const asked = new Set<string>()
 
 /** XAPI's code and the parameters a person can read (no `OpaqueRef:…`), for when words are missing. */
-export function rawError(info: unknown): string {
-  if (!Array.isArray(info) || !info.length) return 'The task failed.'
-  const [code, ...params] = info.map(String)
+export function rawError(info: readonly string[] | undefined): string {
+  if (!info?.length) return 'The task failed.'
+  const [code, ...params] = info
   const readable = params.filter((p) => !p.startsWith('OpaqueRef:'))
   return `The task failed: ${code.replace(/_/g, ' ').toLowerCase()}${readable.length ? ` (${readable.join(', ')})` : ''}.`
 }
@@ -244,7 +240,7 @@ export function rawError(info: unknown): string {
  * task). Null while the words are on their way (and for a task that did not fail), so that a
  * page never shows XAPI's raw error first.
  */
-export function taskError(task: XObject | undefined): string | null {
+export function taskError(task: ObjectOf<'task'> | undefined): string | null {
   if (!task || task.status !== 'failure') return null
   const known = problems.get(task.id)
   if (known) return known
@@ -258,7 +254,12 @@ export function taskError(task: XObject | undefined): string | null {
 }
 
 /** A readable name for a task's call: `Async.VM.clean_shutdown` → `VM clean shutdown`. */
-export function taskName(task: XObject | undefined): string {
-  const name = typeof task?.name_label === 'string' ? task.name_label : ''
-  return name.replace(/^Async\./, '').replace(/\./g, ' ').replace(/_/g, ' ') || 'task'
+export function taskName(task: ObjectOf<'task'> | undefined): string {
+  const name = task?.name_label ?? ''
+  return (
+    name
+      .replace(/^Async\./, '')
+      .replace(/\./g, ' ')
+      .replace(/_/g, ' ') || 'task'
+  )
 }

@@ -1,5 +1,7 @@
 // Numbers, sizes and times as people read them.
 
+import type { Message } from '@/types/objects'
+
 const BINARY = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB']
 
 /** 4294967296 → "4 GiB", 1610612736 → "1.5 GiB". */
@@ -51,7 +53,13 @@ export function ago(value: unknown, now: number = Date.now()): string {
   const a = Math.abs(s)
   if (a < 5) return 'just now'
   const text =
-    a < 45 ? `${a} s` : a < 3600 ? `${Math.round(a / 60)} min` : a < 86400 ? `${Math.round(a / 3600)} h` : `${Math.round(a / 86400)} d`
+    a < 45
+      ? `${a} s`
+      : a < 3600
+        ? `${Math.round(a / 60)} min`
+        : a < 86400
+          ? `${Math.round(a / 3600)} h`
+          : `${Math.round(a / 86400)} d`
   return s >= 0 ? `${text} ago` : `in ${text}`
 }
 
@@ -71,15 +79,15 @@ export function compact(value: number): string {
 }
 
 /** What an alarm or a message says, in a few words: "cpu usage at 96% (limit 90%)". */
-export function describeMessage(m: Record<string, unknown>): string {
+export function describeMessage(m: Partial<Message>): string {
   if (m.alarm === true) {
-    const src = String(m.alarm_source ?? 'alarm').replace(/_/g, ' ')
-    const v = typeof m.alarm_value === 'number' ? m.alarm_value : undefined
-    const level = typeof m.alarm_trigger_level === 'number' ? m.alarm_trigger_level : undefined
+    const src = (m.alarm_source ?? 'alarm').replace(/_/g, ' ')
+    const v = m.alarm_value
+    const level = m.alarm_trigger_level
     // a limit from 0 to 1 is a ratio: the value is one too
     const ratioLike = level !== undefined ? level <= 1 : v !== undefined && v >= 0 && v <= 1
     const fmt = (x: number) => (ratioLike ? percent(x) : compact(x))
     return `${src}${v !== undefined ? ` at ${fmt(v)}` : ''}${level !== undefined ? ` (limit ${fmt(level)})` : ''}`
   }
-  return String(m.name ?? 'message').replace(/_/g, ' ').toLowerCase()
+  return (m.name ?? 'message').replace(/_/g, ' ').toLowerCase()
 }

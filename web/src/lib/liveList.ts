@@ -5,11 +5,12 @@
 //   the order waits for the next rebuild.
 // Plain TypeScript (tested with Vitest); `useLiveList` below is the Vue side.
 
-import type { Changes, XObject } from '@/store/core'
+import type { Changes, ObjectOf, ObjectType, XObject } from '@/store/core'
 
 export type SortKey = string | number
 
 export interface LiveListSource {
+  list<T extends ObjectType>(type: T): readonly ObjectOf<T>[]
   list(type: string): readonly XObject[]
   get(type: string, id: string): XObject | undefined
 }
@@ -55,7 +56,7 @@ export class LiveList {
       const key = sortKey(obj)
       this.members.add(obj.id)
       this.keys.set(obj.id, key)
-      rows.push({ id: obj.id, key, name: typeof obj.name_label === 'string' ? obj.name_label : obj.id })
+      rows.push({ id: obj.id, key, name: ('name_label' in obj ? obj.name_label : undefined) ?? obj.id })
     }
     rows.sort((a, b) => {
       const c = compareKeys(a.key, b.key)

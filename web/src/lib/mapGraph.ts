@@ -64,18 +64,18 @@ export function buildGraph(source: Pick<LiveListSource, 'list'>, aggregateAbove 
   }
 
   const statusOf = new Map<string, string>()
-  for (const s of source.list('pool-status')) if (typeof s.$pool === 'string') statusOf.set(s.$pool, String(s.state ?? 'unknown'))
+  for (const s of source.list('pool-status')) if (s.$pool) statusOf.set(s.$pool, s.state ?? 'unknown')
 
   for (const pool of source.list('pool')) add(node('pool', pool, statusOf.get(pool.id) ?? 'unknown'))
   for (const host of source.list('host')) {
     // a host of a pool that is not synced is stale: never shown as healthy
-    const poolState = statusOf.get(String(host.$pool)) ?? 'unknown'
+    const poolState = statusOf.get(host.$pool ?? '') ?? 'unknown'
     add(node('host', host, poolState === 'synced' ? stateOf(host) : 'stale'))
     link(`host:${host.id}`, `pool:${host.$pool}`, 'member')
   }
   for (const sr of source.list('sr')) {
     add(node('sr', sr, stateOf(sr)))
-    const hosts = Array.isArray(sr.$hosts) ? (sr.$hosts as string[]) : []
+    const hosts = sr.$hosts ?? []
     if (sr.shared !== false || hosts.length !== 1) link(`sr:${sr.id}`, `pool:${sr.$pool}`, 'member')
     else link(`sr:${sr.id}`, `host:${hosts[0]}`, 'member')
   }
@@ -89,7 +89,7 @@ export function buildGraph(source: Pick<LiveListSource, 'list'>, aggregateAbove 
   if (aggregated) {
     const groups = new Map<string, MapNode>()
     for (const vm of vms) {
-      const container = typeof vm.$container === 'string' ? vm.$container : String(vm.$pool ?? '')
+      const container = vm.$container ?? vm.$pool ?? ''
       const state = stateOf(vm)
       const key = `vms:${container}:${state}`
       let group = groups.get(key)
@@ -107,21 +107,19 @@ export function buildGraph(source: Pick<LiveListSource, 'list'>, aggregateAbove 
     }
   } else {
     const networkOfVif = new Map<string, string>()
-    for (const vif of source.list('vif')) if (typeof vif.$network === 'string') networkOfVif.set(vif.id, vif.$network)
+    for (const vif of source.list('vif')) if (vif.$network) networkOfVif.set(vif.id, vif.$network)
     for (const vm of vms) {
       add(node('vm', vm, stateOf(vm)))
       const k = `vm:${vm.id}`
-      if (typeof vm.$host === 'string') link(k, `host:${vm.$host}`, 'runs')
+      if (vm.$host) link(k, `host:${vm.$host}`, 'runs')
       else link(k, `pool:${vm.$pool}`, 'runs')
       const srs = new Set<string>()
-      if (Array.isArray(vm.disks)) for (const d of vm.disks as { $sr?: string }[]) if (d.$sr) srs.add(d.$sr)
+      for (const d of vm.disks ?? []) if (d.$sr) srs.add(d.$sr)
       for (const sr of srs) link(k, `sr:${sr}`, 'uses')
       const nets = new Set<string>()
-      if (Array.isArray(vm.nics)) {
-        for (const n of vm.nics as { $vif?: string }[]) {
-          const net = n.$vif ? networkOfVif.get(n.$vif) : undefined
-          if (net) nets.add(net)
-        }
+      for (const n of vm.nics ?? []) {
+        const net = networkOfVif.get(n.$vif)
+        if (net) nets.add(net)
       }
       for (const net of nets) link(k, `network:${net}`, 'uses')
     }
@@ -129,8 +127,14 @@ export function buildGraph(source: Pick<LiveListSource, 'list'>, aggregateAbove 
   return { nodes, links, aggregated }
 }
 
+/** The key of a link's end: d3-force turns the key it is built with into the node. */
+export const endKey = (end: string | MapNode): string => (typeof end === 'string' ? end : end.key)
+
+/** The node at a link's end, once d3-force has put it there. */
+export const endNode = (end: string | MapNode): MapNode | undefined => (typeof end === 'string' ? undefined : end)
+
 /** A signature of the graph's shape (nodes and links), to know when to restart the layout. */
 export function shapeOf(graph: MapGraph): string {
-  const ends = (l: MapLink) => `${typeof l.source === 'string' ? l.source : l.source.key}>${typeof l.target === 'string' ? l.target : l.target.key}`
+  const ends = (l: MapLink) => `${endKey(l.source)}>${endKey(l.target)}`
   return `${graph.nodes.map((n) => n.key).join(',')}|${graph.links.map(ends).join(',')}`
 }

@@ -4,9 +4,9 @@ import type { XObject } from '@/store/core'
 
 export function nameOf(obj: XObject | undefined | null, fallback = '—'): string {
   if (!obj) return fallback
-  const name = obj.name_label
-  if (typeof name === 'string' && name) return name
-  if (obj.type === 'pool-status') return String(obj.registry_id ?? obj.id)
+  const name = 'name_label' in obj ? obj.name_label : undefined
+  if (name) return name
+  if (obj.type === 'pool-status') return obj.registry_id ?? obj.id
   return obj.id.split('-')[0]
 }
 
@@ -18,9 +18,9 @@ const ROUTES: Record<string, string> = {
   pool: 'pools',
 }
 
-/** The page of an object (`/vms/<id>`), or null when it has none. */
-export function routeOf(obj: Pick<XObject, 'type' | 'id'> & Partial<XObject>): string | null {
-  if (obj.type === 'vm-snapshot' && typeof obj.$snapshot_of === 'string') return `/vms/${obj.$snapshot_of}`
+/** The page of an object (`/vms/<id>`; a snapshot's is its VM's), or null when it has none. */
+export function routeOf(obj: { type: string; id: string; $snapshot_of?: string }): string | null {
+  if (obj.type === 'vm-snapshot' && obj.$snapshot_of) return `/vms/${obj.$snapshot_of}`
   const base = ROUTES[obj.type]
   return base ? `/${base}/${obj.id}` : null
 }
@@ -38,13 +38,13 @@ export function stateOf(obj: XObject | undefined): string {
       if (obj.enabled === false) return 'disabled'
       return obj.live === true ? 'live' : 'unknown'
     case 'pool-status':
-      return String(obj.state ?? 'unknown')
+      return obj.state ?? 'unknown'
     case 'task':
-      return String(obj.status ?? 'unknown')
+      return obj.status ?? 'unknown'
     case 'sr':
       return obj.attached === false ? 'detached' : 'attached'
     default:
-      return typeof obj.power_state === 'string' ? obj.power_state : 'unknown'
+      return ('power_state' in obj ? obj.power_state : undefined) ?? 'unknown'
   }
 }
 
@@ -80,27 +80,11 @@ export function toneOf(state: string): 'ok' | 'warn' | 'bad' | 'idle' | 'info' {
 
 export const POWER_STATES = ['Running', 'Halted', 'Paused', 'Suspended'] as const
 
-/** The object a task acts on: the one whose `current_operations` names it. */
-export function operationsOf(obj: XObject | undefined): Record<string, string> {
-  const ops = obj?.current_operations
-  return ops && typeof ops === 'object' && !Array.isArray(ops) ? (ops as Record<string, string>) : {}
+/** The operations running on an object: `{task id: operation}` (the tasks it is the object of). */
+export function operationsOf(obj: XObject | undefined): Readonly<Record<string, string>> {
+  return (obj && 'current_operations' in obj ? obj.current_operations : undefined) ?? {}
 }
 
-export function tagsOf(obj: XObject | undefined): string[] {
-  const tags = obj?.tags
-  return Array.isArray(tags) ? (tags.filter((t) => typeof t === 'string') as string[]) : []
-}
-
-export function num(value: unknown): number | undefined {
-  return typeof value === 'number' && Number.isFinite(value) ? value : undefined
-}
-
-/** A nested field: `field(vm, 'memory', 'actual')`. */
-export function field(obj: unknown, ...path: string[]): unknown {
-  let v: unknown = obj
-  for (const key of path) {
-    if (!v || typeof v !== 'object') return undefined
-    v = (v as Record<string, unknown>)[key]
-  }
-  return v
+export function tagsOf(obj: XObject | undefined): readonly string[] {
+  return (obj && 'tags' in obj ? obj.tags : undefined) ?? []
 }

@@ -5,6 +5,7 @@
 import { shallowReactive } from 'vue'
 import type { Changes } from '@/store/core'
 import type { ReactiveStore } from '@/store/reactive'
+import { operationsOf } from './objects'
 
 export interface TaskTarget {
   type: string
@@ -18,13 +19,11 @@ const MAX = 5000
 export const taskTargets = shallowReactive(new Map<string, TaskTarget>())
 
 function record(store: ReactiveStore, type: string, id: string) {
-  const obj = store.core.get(type, id)
-  const ops = obj?.current_operations
-  if (!ops || typeof ops !== 'object') return
-  for (const [task, operation] of Object.entries(ops as Record<string, string>)) {
+  for (const [task, operation] of Object.entries(operationsOf(store.core.get(type, id)))) {
     if (task.startsWith('OpaqueRef:') || taskTargets.get(task)?.id === id) continue
     taskTargets.set(task, { type, id, operation })
-    if (taskTargets.size > MAX) taskTargets.delete(taskTargets.keys().next().value as string)
+    const oldest = taskTargets.keys().next()
+    if (taskTargets.size > MAX && !oldest.done) taskTargets.delete(oldest.value)
   }
 }
 

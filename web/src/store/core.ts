@@ -11,15 +11,29 @@
 //   snapshot loaded at a later revision than the stream's start replays harmlessly), and a
 //   deleted object remembers its revision so that an older `put` cannot bring it back.
 
+import type { ClientObject } from '@/types/objects'
 import { mergePatch } from './merge'
 
-/** A client object (docs/objects.md): `id`, `type`, `rev` and the type's fields. */
-export interface XObject {
-  id: string
-  type: string
-  rev?: number
-  [field: string]: unknown
-}
+/** The type of a client object: `vm`, `vm-template`, `pool-status`… (docs/objects.md). */
+export type ObjectType = ClientObject['type']
+
+/**
+ * A client object as the store holds it: its `id` and `type` always, its other fields (those of
+ * its type in `@/types/objects`, generated from the projection's schema) as far as they are
+ * loaded (a preview asks for some of them only, `PREVIEWS` in sync.ts), and the revision the
+ * store has it at.
+ */
+export type Stored<O extends ClientObject> = O extends ClientObject
+  ? Pick<O, 'id' | 'type'> & Partial<Omit<O, 'id' | 'type'>> & { rev?: number }
+  : never
+
+/** Any object of the store. */
+export type XObject = Stored<ClientObject>
+
+type OfType<O, T> = O extends { type: infer U } ? (T extends U ? O : never) : never
+
+/** The stored object of a type: `ObjectOf<'vm-template'>` is a stored `Vm`. */
+export type ObjectOf<T extends ObjectType> = Stored<OfType<ClientObject, T>>
 
 export interface PutEvent {
   event: 'put'
@@ -70,6 +84,9 @@ const MAX_ORPHANS = 5_000
 
 const key = (type: string, id: string) => `${type}\u0000${id}`
 
+/** `obj` (a copy of its own) filed under an event's key: the event's type, id and revision win. */
+const keyed = (obj: XObject, type: string, id: string, rev: number): XObject => Object.assign(obj, { id, type, rev })
+
 export class ObjectStore {
   /** the revision the store is complete up to (what to follow the stream from) */
   revision = 0
@@ -87,6 +104,11 @@ export class ObjectStore {
 
   // ------------------------------------------------------------------------------ reading
 
+  // Each table holds the objects of its type only (`load`, `put` and `upsert` file them by the
+  // type they are given), so that the overloads with a known type give that type's objects.
+
+  get<T extends ObjectType>(type: T, id: string): ObjectOf<T> | undefined
+  get(type: string, id: string): XObject | undefined
   get(type: string, id: string): XObject | undefined {
     return this.tables.get(type)?.get(id)
   }
@@ -96,6 +118,8 @@ export class ObjectStore {
   }
 
   /** Every object of a type (the same array until the type changes). */
+  list<T extends ObjectType>(type: T): readonly ObjectOf<T>[]
+  list(type: string): readonly XObject[]
   list(type: string): readonly XObject[] {
     const version = this.version(type)
     const cached = this.lists.get(type)
@@ -122,6 +146,8 @@ export class ObjectStore {
    * The objects of `type` grouped by the value of a link field (`$host`, `$pool`, `$sr`…; a list
    * of links puts the object under each). Kept until the type changes.
    */
+  groupBy<T extends ObjectType>(type: T, field: string): Map<string, ObjectOf<T>[]>
+  groupBy(type: string, field: string): Map<string, XObject[]>
   groupBy(type: string, field: string): Map<string, XObject[]> {
     const version = this.version(type)
     const name = key(type, field)
@@ -135,7 +161,8 @@ export class ObjectStore {
       else index.set(value, [obj])
     }
     for (const obj of this.tables.get(type)?.values() ?? []) {
-      const value = obj[field]
+      const fields: Readonly<Record<string, unknown>> = obj // read by name: `field` is any field
+      const value = fields[field]
       if (Array.isArray(value)) for (const v of value) add(v, obj)
       else add(value, obj)
     }
@@ -168,14 +195,14 @@ export class ObjectStore {
       if (current && (current.rev ?? 0) >= rev) continue
       const buried = this.tombstones.get(k)
       if (buried !== undefined && buried >= rev) continue
-      let obj: XObject = { ...item, id: item.id, type, rev }
+      let obj = keyed({ ...item }, type, item.id, rev)
       const pending = this.orphans.get(k)
       if (pending) {
         this.orphans.delete(k)
         this.orphanCount -= pending.length
         for (const p of pending.sort((a, b) => a.rev - b.rev)) {
           if (p.rev <= (obj.rev ?? 0)) continue
-          obj = { ...mergePatch<XObject>(obj, p.patch), id: item.id, type, rev: p.rev }
+          obj = keyed(mergePatch<XObject>(obj, p.patch), type, item.id, p.rev)
         }
       }
       this.table(type).set(item.id, obj)
@@ -249,8 +276,7 @@ export class ObjectStore {
     const buried = this.tombstones.get(key(type, id))
     if (buried !== undefined && buried >= rev) return this.stale()
     this.tombstones.delete(key(type, id))
-    const obj: XObject = { ...data, id, type, rev }
-    this.table(type).set(id, obj)
+    this.table(type).set(id, keyed({ ...data }, type, id, rev))
     this.touch(type, id)
     return 'changed'
   }
@@ -272,11 +298,7 @@ export class ObjectStore {
       return 'unchanged'
     }
     if ((current.rev ?? 0) >= rev) return this.stale()
-    const next = mergePatch<XObject>(current, patch)
-    next.id = id
-    next.type = type
-    next.rev = rev
-    this.table(type).set(id, next)
+    this.table(type).set(id, keyed(mergePatch<XObject>(current, patch), type, id, rev))
     this.touch(type, id)
     return 'changed'
   }

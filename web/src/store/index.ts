@@ -5,33 +5,34 @@ import { getToken } from '@/api/auth'
 import { get } from '@/api/client'
 import { ReactiveStore } from './reactive'
 import { followTaskTargets } from '@/lib/taskTargets'
-import { PAGE_LIMIT, Sync, type EventSourceLike, type Page } from './sync'
+import { PAGE_LIMIT, Sync, type Page } from './sync'
 
 export const store = new ReactiveStore()
 followTaskTargets(store)
 
-const makeSync = () => new Sync(
-  {
-    fetchPage(collection, cursor, signal, filter, fields) {
-      const params = new URLSearchParams({ limit: String(PAGE_LIMIT) })
-      if (cursor) params.set('cursor', cursor)
-      if (filter) params.set('filter', filter)
-      if (fields) params.set('fields', fields)
-      return get<Page>(`/${collection}?${params}`, signal)
+const makeSync = () =>
+  new Sync(
+    {
+      fetchPage(collection, cursor, signal, filter, fields) {
+        const params = new URLSearchParams({ limit: String(PAGE_LIMIT) })
+        if (cursor) params.set('cursor', cursor)
+        if (filter) params.set('filter', filter)
+        if (fields) params.set('fields', fields)
+        return get<Page>(`/${collection}?${params}`, signal)
+      },
+      openEvents(since, types) {
+        const params = new URLSearchParams({ since: String(since), types: types.join(',') })
+        params.set('access_token', getToken() ?? '')
+        return new EventSource(apiUrl(`/events?${params}`))
+      },
+      async probe() {
+        await get('/pool-statuses?limit=1&fields=id')
+      },
+      setTimeout: (fn, ms) => window.setTimeout(fn, ms),
+      clearTimeout: (handle) => window.clearTimeout(handle as number),
     },
-    openEvents(since, types) {
-      const params = new URLSearchParams({ since: String(since), types: types.join(',') })
-      params.set('access_token', getToken() ?? '')
-      return new EventSource(apiUrl(`/events?${params}`)) as EventSourceLike
-    },
-    async probe() {
-      await get('/pool-statuses?limit=1&fields=id')
-    },
-    setTimeout: (fn, ms) => window.setTimeout(fn, ms),
-    clearTimeout: (handle) => window.clearTimeout(handle as number),
-  },
-  store,
-)
+    store,
+  )
 let sync = makeSync()
 
 let running = false

@@ -11,7 +11,7 @@
 //   changed.
 
 import { shallowRef, triggerRef, type ShallowRef } from 'vue'
-import { ObjectStore, type Changes, type StoreEvent, type XObject } from './core'
+import { ObjectStore, type Changes, type ObjectOf, type ObjectType, type StoreEvent, type XObject } from './core'
 import type { ConnectionState, SyncSink } from './sync'
 
 export interface Scheduler {
@@ -71,11 +71,15 @@ export class ReactiveStore implements SyncSink {
     void this.ref(type).value
   }
 
+  all<T extends ObjectType>(type: T): readonly ObjectOf<T>[]
+  all(type: string): readonly XObject[]
   all(type: string): readonly XObject[] {
     this.track(type)
     return this.core.list(type)
   }
 
+  get<T extends ObjectType>(type: T, id: string | undefined | null): ObjectOf<T> | undefined
+  get(type: string, id: string | undefined | null): XObject | undefined
   get(type: string, id: string | undefined | null): XObject | undefined {
     this.track(type)
     return id ? this.core.get(type, id) : undefined
@@ -86,6 +90,8 @@ export class ReactiveStore implements SyncSink {
     return this.core.size(type)
   }
 
+  groupBy<T extends ObjectType>(type: T, field: string): Map<string, ObjectOf<T>[]>
+  groupBy(type: string, field: string): Map<string, XObject[]>
   groupBy(type: string, field: string): Map<string, XObject[]> {
     this.track(type)
     return this.core.groupBy(type, field)

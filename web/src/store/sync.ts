@@ -84,7 +84,13 @@ export interface EventSourceLike {
 
 export interface SyncDeps {
   /** one page of a collection, filtered or not, some fields or all (throws on an HTTP error; a 401 also logs out) */
-  fetchPage(collection: string, cursor: string | null, signal: AbortSignal, filter?: string, fields?: string): Promise<Page>
+  fetchPage(
+    collection: string,
+    cursor: string | null,
+    signal: AbortSignal,
+    filter?: string,
+    fields?: string,
+  ): Promise<Page>
   /** a new event stream from `since` for `types` */
   openEvents(since: number, types: string[]): EventSourceLike
   /** resolves when the API answers with this token (throws when it does not) */

@@ -6,8 +6,16 @@ declare module '@novnc/novnc' {
     repeaterID?: string
     wsProtocols?: string[]
   }
+  /** The events the console listens to, with their `detail` (docs/API.md, "Events"). */
+  export interface RFBEventMap {
+    connect: CustomEvent<Record<string, never>>
+    disconnect: CustomEvent<{ clean: boolean }>
+    securityfailure: CustomEvent<{ status: number; reason?: string }>
+  }
   export default class RFB extends EventTarget {
     constructor(target: HTMLElement, urlOrChannel: string | WebSocket, options?: RFBOptions)
+    addEventListener<K extends keyof RFBEventMap>(type: K, listener: (event: RFBEventMap[K]) => void): void
+    addEventListener(type: string, listener: EventListenerOrEventListenerObject | null): void
     scaleViewport: boolean
     resizeSession: boolean
     clipViewport: boolean
