@@ -70,13 +70,14 @@ from pydantic import SecretStr
 
 from bench_sim import ROOT, XORCA, start_sim
 from xorca.api.core.sse import json_frame
+from xorca.bus.registry import Registry
+from xorca.bus.setup import ensure_streams
+from xorca.bus.tokens import Tokens
 from xorca.cli.demo import NatsProcess, wait_synced
 from xorca.contracts.deltas import OBJECT_TYPES
 from xorca.contracts.passwords import generate_secret_key
-from xorca.contracts.registry import PoolEntry, Registry
-from xorca.contracts.setup import ensure_streams
+from xorca.contracts.registry import PoolEntry
 from xorca.contracts.subjects import OBJECTS_STREAM
-from xorca.contracts.tokens import Tokens
 from xorca.xapi.client import Xapi
 from xorca.xapi.errors import XapiError
 

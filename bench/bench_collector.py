@@ -51,13 +51,14 @@ from nats.js.api import DeliverPolicy
 from pydantic import SecretStr
 
 from bench_sim import ROOT, start_sim
+from xorca.bus.registry import Registry
+from xorca.bus.setup import ensure_streams
 from xorca.cli.demo import NatsProcess, wait_synced
 from xorca.collector.bootstrap import run as run_collector
 from xorca.collector.service import Collector
 from xorca.collector.settings import CollectorSettings
 from xorca.contracts.passwords import generate_secret_key
-from xorca.contracts.registry import PoolEntry, Registry
-from xorca.contracts.setup import ensure_streams
+from xorca.contracts.registry import PoolEntry
 from xorca.contracts.subjects import OBJECTS_STREAM, object_subject
 from xorca.runtime.aio import cancel_and_wait
 from xorca.xapi.client import Xapi

@@ -51,11 +51,12 @@ from pydantic import SecretStr
 from sqlalchemy.engine import make_url
 
 from bench_sim import ROOT, XORCA, start_sim
+from xorca.bus.registry import Registry
+from xorca.bus.setup import ensure_streams
 from xorca.cli.demo import NatsProcess, wait_synced
 from xorca.contracts.deltas import ObjectProjected, encode_delta
 from xorca.contracts.passwords import generate_secret_key
-from xorca.contracts.registry import PoolEntry, Registry
-from xorca.contracts.setup import ensure_streams
+from xorca.contracts.registry import PoolEntry
 from xorca.contracts.subjects import OBJECTS_STREAM
 from xorca.projection.bootstrap import rebuild
 from xorca.projection.bootstrap import run as run_projection

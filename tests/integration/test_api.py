@@ -329,6 +329,47 @@ async def test_health_readiness_metrics_and_openapi(
             assert (await plain.get(base + "/api/v1/docs")).status_code == 200
 
 
+async def test_the_index_the_explorer_and_the_ui_are_served_by_the_gateway_alone(
+    nats_server: NatsServer, js: JetStreamContext, tmp_path: Path
+) -> None:
+    """``/api/v1`` lists the API (JSON, or HTML for a browser); the explorer's assets come from
+    the gateway, not a CDN; ``/`` says the UI is not built until it is, then serves it."""
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    dist = tmp_path / "dist"  # not there yet
+    async with (
+        stack_on(nats_server, js, url, vms=2, web_root=dist) as stack,
+        httpx.AsyncClient(base_url=stack.gateway.url) as plain,
+    ):
+        index = await plain.get("/api/v1")
+        assert index.status_code == 200, index.text
+        body = index.json()
+        assert {c["name"] for c in body["collections"]} == set(OBJECT_TYPES.values())
+        assert body["events"] == "/api/v1/events" and body["docs"] == "/api/v1/docs"
+        assert (await plain.get("/api/v1/")).json() == body
+        browser = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+        page = await plain.get("/api/v1", headers=browser)
+        assert page.headers["content-type"].startswith("text/html")
+        assert 'href="/api/v1/vms"' in page.text and 'href="/api/v1/docs"' in page.text
+
+        docs = await plain.get("/api/v1/docs")
+        assert docs.status_code == 200
+        assert "http://" not in docs.text and "https://" not in docs.text
+        assets = re.findall(r'(?:src|href)="([^"]+)"', docs.text)
+        assert len(assets) == 3, assets  # the script, the style sheet, the icon
+        for asset in assets:
+            assert asset.startswith("/api/v1/docs/assets/")
+            assert (await plain.get(asset)).status_code == 200, asset
+        assert (await plain.get("/docs/oauth2-redirect")).status_code == 200
+
+        missing = await plain.get("/")
+        assert missing.status_code == 503 and "The web UI is not built" in missing.text
+        assert (await plain.get("/assets/app.js")).status_code == 404
+        dist.mkdir()
+        (dist / "index.html").write_text("<!doctype html><title>built</title>")
+        built = await plain.get("/")
+        assert built.status_code == 200 and "<title>built</title>" in built.text
+
+
 @pytest.mark.parametrize("origin", ["http://ui.example"])
 async def test_cors_lets_a_separately_served_ui_in(
     nats_server: NatsServer, js: JetStreamContext, tmp_path: Path, origin: str

@@ -12,7 +12,7 @@ import pytest
 from tests.conftest import FAST
 from tests.support.simthread import SimThread
 from xorca.xapi.client import RetryPolicy, TlsError, TlsPolicy, Xapi
-from xorca.xapi.client.tls import normalise_fingerprint
+from xorca.xapi.fingerprints import normalise_fingerprint
 from xorca.xapi_sim.simulator import SimOptions
 
 QUICK = RetryPolicy(attempts=1, backoff=0.05, max_backoff=0.1, probe_timeout=2)

@@ -28,13 +28,14 @@ from pydantic import SecretStr
 from tests.conftest import FAST
 from tests.support.nats import NatsServer
 from tests.support.simthread import SimThread
+from xorca.bus.registry import Registry
+from xorca.bus.setup import ensure_streams
 from xorca.collector.adapters.log import last_per_subject
 from xorca.collector.bootstrap import run
 from xorca.collector.service import Collector
 from xorca.collector.settings import CollectorSettings
 from xorca.contracts.passwords import generate_secret_key
-from xorca.contracts.registry import PoolEntry, Registry
-from xorca.contracts.setup import ensure_streams
+from xorca.contracts.registry import PoolEntry
 from xorca.contracts.status import PoolStatusChanged, decode_status
 from xorca.contracts.subjects import object_subject, objects_filter, status_subject
 from xorca.runtime.aio import cancel_and_wait

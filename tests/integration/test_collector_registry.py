@@ -21,7 +21,7 @@ from tests.integration.test_collector_log import (
     wait_status,
 )
 from tests.support.nats import NatsServer
-from xorca.contracts.leases import Leases
+from xorca.bus.leases import Leases
 from xorca.contracts.passwords import PasswordCipher, generate_secret_key
 from xorca.contracts.registry import seal
 

@@ -21,7 +21,7 @@ from tests.integration.test_collector_log import (
     wait_status,
 )
 from tests.support.nats import NatsServer
-from xorca.contracts.leases import Leases
+from xorca.bus.leases import Leases
 
 POOLS = {"pool-1", "pool-2", "pool-3"}
 LEASE = 1.5

@@ -34,13 +34,13 @@ from tests.integration.test_collector_log import (
     wait_status,
 )
 from tests.support.nats import NatsServer
+from xorca.bus.connection import NatsBus
+from xorca.bus.setup import ensure_streams
 from xorca.collector.adapters.log import JetStreamLog
 from xorca.collector.core.publish import LogIndex
 from xorca.collector.metrics import Metrics
 from xorca.collector.publisher import PoolPublisher
-from xorca.contracts.setup import ensure_streams
 from xorca.contracts.subjects import OBJECTS_STREAM
-from xorca.runtime.nats import NatsBus
 from xorca.xapi.watcher import Change
 
 #: every message kept, so that a change stored twice cannot hide behind the per-subject limit

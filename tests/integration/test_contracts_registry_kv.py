@@ -9,6 +9,9 @@ import pytest
 from nats.js import JetStreamContext
 from pydantic import SecretStr
 
+from xorca.bus.leases import Leases
+from xorca.bus.registry import Registry, RegistryChange
+from xorca.bus.setup import ensure_streams
 from xorca.contracts.errors import (
     LeaseLost,
     PoolExists,
@@ -16,10 +19,8 @@ from xorca.contracts.errors import (
     RegistryEntryInvalid,
     RegistryUnavailable,
 )
-from xorca.contracts.leases import Leases
 from xorca.contracts.passwords import PasswordCipher, generate_secret_key
-from xorca.contracts.registry import PoolEntry, Registry, RegistryChange, seal
-from xorca.contracts.setup import ensure_streams
+from xorca.contracts.registry import PoolEntry, seal
 
 # the real NATS server fixtures (nats_server, nc, js)
 

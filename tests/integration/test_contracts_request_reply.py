@@ -13,6 +13,7 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
+from xorca.bus.setup import ensure_streams
 from xorca.contracts.audit import CommandAudited, decode_audit, encode_audit
 from xorca.contracts.base import ErrorBody
 from xorca.contracts.commands import (
@@ -27,7 +28,6 @@ from xorca.contracts.commands import (
     validate,
 )
 from xorca.contracts.errors import CommandRejected
-from xorca.contracts.setup import ensure_streams
 from xorca.contracts.subjects import command_subject, parse_command_subject
 
 # the real NATS server fixtures (nats_server, nc, js)

@@ -7,7 +7,7 @@ import asyncio
 from nats.js import JetStreamContext
 from nats.js.api import StorageType, StreamConfig
 
-from xorca.contracts.setup import ensure_streams
+from xorca.bus.setup import ensure_streams
 
 # the real NATS server fixtures (nats_server, nc, js)
 

@@ -7,8 +7,9 @@ import asyncio
 import pytest
 from nats.js import JetStreamContext
 
-from xorca.contracts.setup import ensure_streams
-from xorca.contracts.tokens import TokenNotFound, Tokens, matches, parse_token
+from xorca.bus.setup import ensure_streams
+from xorca.bus.tokens import Tokens
+from xorca.contracts.tokens import TokenNotFound, matches, parse_token
 
 
 async def test_a_token_is_shown_once_and_only_its_digest_is_kept(js: JetStreamContext) -> None:

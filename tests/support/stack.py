@@ -27,8 +27,8 @@ from tests.support.simthread import SimThread
 from xorca.api.bootstrap import Gateway
 from xorca.api.bootstrap import run as run_api
 from xorca.api.settings import ApiSettings
+from xorca.bus.tokens import Tokens
 from xorca.contracts.subjects import OBJECTS_STREAM
-from xorca.contracts.tokens import Tokens
 from xorca.projection.bootstrap import run as run_projection
 from xorca.projection.service import Projection
 from xorca.projection.settings import ProjectionSettings

@@ -7,7 +7,7 @@ import ssl
 import pytest
 
 from xorca.xapi.client import TlsPolicy
-from xorca.xapi.client.tls import normalise_fingerprint
+from xorca.xapi.fingerprints import normalise_fingerprint
 
 DIGEST = "ab" * 32
 

@@ -10,9 +10,9 @@ import pytest
 from xorca.contracts.audit import CommandAudited, decode_audit, encode_audit
 from xorca.contracts.base import ErrorBody
 from xorca.contracts.errors import MalformedMessage
+from xorca.contracts.log_entries import decode_log_entry
 from xorca.contracts.msgid import GENESIS, MSG_ID_LENGTH, next_msg_id
 from xorca.contracts.objects import ObjectChanged, decode_object, encode_object, msg_id_of
-from xorca.contracts.objects_log import decode_log_entry
 from xorca.contracts.status import PoolStatusChanged, decode_status, encode_status
 
 POOL = "3a1c5e0e-9c8f-4f8e-b1a4-2b7d6f0c9e11"

@@ -6,11 +6,12 @@ import orjson
 import pytest
 from pydantic import SecretStr, ValidationError
 
+from xorca.bus.settings import NatsSettings
 from xorca.contracts.errors import RegistryEntryInvalid, SecretKeyError
 from xorca.contracts.leases import LeaseValue, may_take
 from xorca.contracts.passwords import PasswordCipher, generate_secret_key
 from xorca.contracts.registry import PoolEntry, TlsSettings, seal, unseal
-from xorca.contracts.settings import NatsSettings
+from xorca.xapi.client import TlsPolicy
 
 FINGERPRINT = "AB:" * 31 + "AB"
 
@@ -127,10 +128,15 @@ def test_invalid_entries_are_refused_before_they_are_stored(fields: dict[str, ob
         entry(**fields)
 
 
+def policy(tls: TlsSettings) -> TlsPolicy:
+    """As the collector and the api build it next to their XAPI client."""
+    return TlsPolicy.of(tls.mode, ca_pem=tls.ca_pem, fingerprints=tls.fingerprints)
+
+
 def test_tls_settings_give_the_client_policy() -> None:
-    assert TlsSettings().policy().mode == "verify"
-    assert TlsSettings(mode="insecure").policy().mode == "insecure"
-    pinned = TlsSettings(mode="pin", fingerprints=[FINGERPRINT]).policy()
+    assert policy(TlsSettings()).mode == "verify"
+    assert policy(TlsSettings(mode="insecure")).mode == "insecure"
+    pinned = policy(TlsSettings(mode="pin", fingerprints=[FINGERPRINT]))
     assert pinned.fingerprints == frozenset({"ab" * 32})
 
 

@@ -60,7 +60,13 @@ def test_the_simulator_is_a_workspace_member_of_its_own() -> None:
 def test_no_production_distribution_depends_on_the_simulator_even_indirectly() -> None:
     members = _members()
     production = set(members) - SIM_USERS
-    assert {"xorca-xapi", "xorca-contracts", "xorca-collector", "xorca-api"} <= production
+    assert {
+        "xorca-xapi",
+        "xorca-contracts",
+        "xorca-bus",
+        "xorca-collector",
+        "xorca-api",
+    } <= production
     for name in sorted(production):
         deps = _closure(name, members)
         assert SIM not in deps, f"{name} pulls in the simulator"

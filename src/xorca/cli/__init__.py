@@ -89,7 +89,8 @@ def sim(
 def demo(json: Json = False) -> None:
     """Run everything built so far: NATS with JetStream, two living simulated pools, a
     collector publishing them, the projection keeping the state store, and the API gateway on
-    http://127.0.0.1:8080. Ctrl-C stops it all."""
+    http://127.0.0.1:8080 with the web UI (built first when web/dist is missing or stale;
+    progress on stderr). Ctrl-C stops it all."""
     options = SimOptions(pools=2, hosts_per_pool=3, vms_per_pool=60, activity_rate=2.0)
 
     def announce(info: DemoInfo) -> None:
@@ -106,6 +107,10 @@ def demo(json: Json = False) -> None:
         if info.projection_url:
             typer.echo(f"projection: {info.projection_url}/readyz  {info.projection_url}/metrics")
         typer.echo(f"state store: {info.database_url}")
+        if info.web_ui:
+            typer.echo(f"web UI: {info.api_url}/  (log in with the API token below)")
+        else:
+            typer.echo(f"web UI: not built ({info.api_url}/ says how; why: above)")
         typer.echo(f"API: {info.api_url}/api/v1  (docs: {info.api_url}/api/v1/docs)")
         typer.echo(f"API token (shown once): {info.token}")
         typer.echo(f"fault injection: {info.control.url}/pools   (Ctrl-C stops)")

@@ -13,7 +13,8 @@ publishing them, all on this machine and all stopped by Ctrl-C.
   applied the whole stream;
 - the api gateway serves it on http://127.0.0.1:8080 (another free port when 8080 is taken,
   or ``XORCA_API_PORT``), with an API token made for this run and printed once, and the web UI
-  at ``/`` (``web/dist``, built by ``scripts/check`` or ``npm run build`` in web/).
+  at ``/``: ``web/dist``, built first when it is missing or stale (webui.py: while the rest
+  starts, and before the demo is announced), or ``XORCA_WEB_ROOT`` as it is.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,14 +40,16 @@ from pydantic import SecretStr
 
 from xorca.api.bootstrap import run as run_api
 from xorca.api.settings import ApiSettings
+from xorca.bus.registry import Registry
+from xorca.bus.setup import ensure_streams
+from xorca.bus.tokens import Tokens
+from xorca.cli.webui import Say, ensure_built, to_stderr, web_source
 from xorca.collector.bootstrap import run as run_collector
 from xorca.collector.settings import CollectorSettings
 from xorca.contracts.passwords import generate_secret_key
-from xorca.contracts.registry import PoolEntry, Registry
-from xorca.contracts.setup import ensure_streams
+from xorca.contracts.registry import PoolEntry
 from xorca.contracts.status import decode_status
 from xorca.contracts.subjects import OBJECTS_STREAM
-from xorca.contracts.tokens import Tokens
 from xorca.projection.bootstrap import run as run_projection
 from xorca.projection.service import Projection
 from xorca.projection.settings import ProjectionSettings
@@ -73,6 +76,8 @@ class DemoInfo:
     database_url: str
     api_url: str
     token: str
+    #: whether a built web UI is served at ``/`` (else ``/`` says how to build it)
+    web_ui: bool = True
 
 
 Announce = Callable[[DemoInfo], None]
@@ -192,13 +197,31 @@ def nats_running() -> Iterator[NatsProcess]:
         yield n
 
 
-def web_root() -> Path | None:
-    """``XORCA_WEB_ROOT``, else the web UI built in this checkout (``web/dist``), if any."""
+def web_root() -> tuple[Path, Path | None]:
+    """What the gateway serves at ``/``, and the ``web/`` folder to build it from first:
+    ``XORCA_WEB_ROOT`` as it is (nothing to build), else ``dist`` of `web_source`."""
     wanted = os.environ.get("XORCA_WEB_ROOT", "").strip()
     if wanted:
-        return Path(wanted)
-    built = Path(__file__).resolve().parents[3] / "web" / "dist"
-    return built if (built / "index.html").is_file() else None
+        return Path(wanted), None
+    source = web_source()
+    return source / "dist", source
+
+
+@contextlib.asynccontextmanager
+async def web_ui_building(source: Path | None, say: Say) -> AsyncIterator[asyncio.Task[bool]]:
+    """`ensure_built` of ``source`` (if any) in a task, while the rest of the demo starts;
+    cancelled (npm stopped) if the demo stops first."""
+
+    async def built() -> bool:
+        return True if source is None else await ensure_built(source, say)
+
+    task = asyncio.create_task(built(), name="web-ui-build")
+    try:
+        yield task
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 def api_port() -> int:
@@ -222,14 +245,25 @@ async def wait_projected(projection: Projection, js: JetStreamContext, timeout: 
             await asyncio.sleep(0.05)
 
 
-async def run_demo(options: SimOptions, announce: Announce, *, ready_timeout: float = 120) -> None:
-    """Run everything until SIGINT or SIGTERM; ``announce`` once it is all ready."""
+async def run_demo(
+    options: SimOptions,
+    announce: Announce,
+    *,
+    ready_timeout: float = 120,
+    say: Say = to_stderr,
+) -> None:
+    """Run everything until SIGINT or SIGTERM; ``announce`` once it is all ready. Progress
+    (building the web UI, or why it cannot be) goes to ``say``, stderr by default."""
     secret_key = os.environ.get("XORCA_SECRET_KEY", "").strip() or generate_secret_key()
+    served, source = web_root()
     with nats_running() as nats_server:
         database_url = os.environ.get("XORCA_DATABASE_URL", "").strip() or (
             f"sqlite:///{nats_server.store / 'xorca.db'}"
         )
-        async with simulator_running(options) as (sim, control):
+        async with (
+            web_ui_building(source, say) as web_ui,
+            simulator_running(options) as (sim, control),
+        ):
             nc = await nats.connect(nats_server.url, connect_timeout=5, error_cb=_quiet)
             try:
                 js = nc.jetstream()
@@ -261,7 +295,7 @@ async def run_demo(options: SimOptions, announce: Announce, *, ready_timeout: fl
                     secret_key=SecretStr(secret_key),  # to open consoles
                     api_host="127.0.0.1",
                     api_port=api_port(),
-                    web_root=web_root(),
+                    web_root=served,
                     log_json=False,
                 )
                 async with (
@@ -271,6 +305,7 @@ async def run_demo(options: SimOptions, announce: Announce, *, ready_timeout: fl
                 ):
                     await wait_synced(js, {e.id for e in entries}, ready_timeout)
                     await wait_projected(projection, js, ready_timeout)
+                    await web_ui  # said how it went, and what is served
                     info = DemoInfo(
                         sim=sim,
                         control=control,
@@ -280,6 +315,7 @@ async def run_demo(options: SimOptions, announce: Announce, *, ready_timeout: fl
                         database_url=database_url,
                         api_url=gateway.url,
                         token=token,
+                        web_ui=(served / "index.html").is_file(),
                     )
                     announce(info)
                     await wait_for_signal()

@@ -20,6 +20,8 @@ import typer
 from nats.aio.client import Client
 from pydantic import SecretStr, ValidationError
 
+from xorca.bus.registry import Registry
+from xorca.bus.settings import NatsSettings
 from xorca.contracts.errors import (
     ContractError,
     PoolNotFound,
@@ -27,8 +29,7 @@ from xorca.contracts.errors import (
     RegistryUnavailable,
 )
 from xorca.contracts.passwords import generate_secret_key
-from xorca.contracts.registry import PoolEntry, Registry, TlsMode, TlsSettings, new_registry_id
-from xorca.contracts.settings import NatsSettings
+from xorca.contracts.registry import PoolEntry, TlsMode, TlsSettings, new_registry_id
 
 pool_app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 

@@ -12,8 +12,8 @@ from typing import Annotated
 import typer
 from nats.aio.client import Client
 
+from xorca.bus.tokens import Tokens
 from xorca.cli.pool import DEFAULT_URL, Json, NatsUrl, Replicas, _print_json, _run
-from xorca.contracts.tokens import Tokens
 
 token_app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 

@@ -3,6 +3,10 @@
 Every service, and any outside team, talks to xorca over NATS through what this package defines;
 docs/nats.md is the guide and docs/asyncapi.json the machine-readable form
 (``python -m xorca.contracts.asyncapi``).
+
+The package is pure: no NATS client, no HTTP, no XAPI client anywhere in what it imports
+(tests/unit/test_import_graph.py holds it to that). The adapters that speak it over NATS (the
+connection, the stream set-up, the registry, leases and tokens KV) are ``xorca.bus``.
 """
 
 from xorca.contracts.audit import CommandAudited, decode_audit, encode_audit
@@ -31,20 +35,18 @@ from xorca.contracts.errors import (
     RegistryUnavailable,
     SecretKeyError,
 )
-from xorca.contracts.leases import Lease, Leases
+from xorca.contracts.log_entries import decode_log_entry
 from xorca.contracts.msgid import GENESIS, next_msg_id
 from xorca.contracts.objects import ObjectChanged, decode_object, encode_object
-from xorca.contracts.objects_log import ObjectLogPublisher, decode_log_entry
 from xorca.contracts.passwords import PasswordCipher, generate_secret_key
-from xorca.contracts.registry import PoolEntry, Registry, RegistryChange, TlsSettings
-from xorca.contracts.settings import NatsSettings
-from xorca.contracts.setup import SetupReport, ensure_streams
+from xorca.contracts.registry import PoolEntry, TlsSettings
 from xorca.contracts.status import PoolStatusChanged, decode_status, encode_status
 from xorca.contracts.subjects import (
     AUDIT_STREAM,
     LEASES_BUCKET,
     OBJECTS_STREAM,
     POOLS_BUCKET,
+    TOKENS_BUCKET,
     audit_subject,
     command_subject,
     object_subject,
@@ -58,6 +60,7 @@ __all__ = [
     "LEASES_BUCKET",
     "OBJECTS_STREAM",
     "POOLS_BUCKET",
+    "TOKENS_BUCKET",
     "Command",
     "CommandAccepted",
     "CommandAudited",
@@ -67,26 +70,19 @@ __all__ = [
     "ContractError",
     "ErrorBody",
     "InvalidSubject",
-    "Lease",
     "LeaseLost",
-    "Leases",
     "MalformedMessage",
-    "NatsSettings",
     "ObjectChanged",
-    "ObjectLogPublisher",
     "OutgoingMessage",
     "PasswordCipher",
     "PoolEntry",
     "PoolExists",
     "PoolNotFound",
     "PoolStatusChanged",
-    "Registry",
-    "RegistryChange",
     "RegistryEntryInvalid",
     "RegistryError",
     "RegistryUnavailable",
     "SecretKeyError",
-    "SetupReport",
     "TlsSettings",
     "allowed_method",
     "audit_subject",
@@ -98,7 +94,6 @@ __all__ = [
     "encode_audit",
     "encode_object",
     "encode_status",
-    "ensure_streams",
     "generate_secret_key",
     "next_msg_id",
     "object_subject",

@@ -13,8 +13,9 @@
      └── LeaseError
           └── LeaseLost              someone else holds (or took over) the lease
 
-``RegistryEntryInvalid`` is also *returned* (not raised) by ``Registry.list`` and ``watch`` in
-place of the entry it stands for: one broken entry must never hide the others.
+``RegistryEntryInvalid`` is also *returned* (not raised) by ``Registry.list`` and ``watch``
+(``xorca.bus.registry``) in place of the entry it stands for: one broken entry must never hide the
+others.
 """
 
 from __future__ import annotations

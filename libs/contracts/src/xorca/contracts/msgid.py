@@ -21,8 +21,9 @@ The first message of a subject, and the first after its tombstone expired, has `
 stored on it (the ``Nats-Msg-Id`` header of a direct get), so the chain goes on where it stopped.
 A restarted publisher whose change *did* land before the crash finds that very change as the last
 message, and would chain a new id after it: so it also compares, and does not publish a change
-identical (op and body) to the subject's last message. `ObjectLogPublisher` does both; identical
-consecutive messages carry nothing for a log of states, so the comparison loses nothing.
+identical (op and body) to the subject's last message. The collector does both
+(``xorca.collector.core.publish``); identical consecutive messages carry nothing for a log of
+states, so the comparison loses nothing.
 """
 
 from __future__ import annotations

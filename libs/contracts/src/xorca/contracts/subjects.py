@@ -20,6 +20,7 @@ __all__ = [
     "OBJECTS_STREAM",
     "POOLS_BUCKET",
     "PREFIX",
+    "TOKENS_BUCKET",
     "ObjectAddress",
     "audit_subject",
     "check_class",
@@ -45,6 +46,8 @@ AUDIT_STREAM = "XORCA_AUDIT"
 POOLS_BUCKET = "XORCA_POOLS"
 #: KV bucket: which collector replica holds which pool
 LEASES_BUCKET = "XORCA_LEASES"
+#: KV bucket: api tokens (their SHA-256 only)
+TOKENS_BUCKET = "XORCA_TOKENS"
 
 OBJ = f"{PREFIX}.obj"
 STATUS = f"{PREFIX}.status"

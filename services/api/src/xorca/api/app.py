@@ -6,15 +6,16 @@ from __future__ import annotations
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.gzip import GZipMiddleware
-from starlette.staticfiles import StaticFiles
 
+from xorca.api.core.index import API
 from xorca.api.http import BodyLimit, RequestLog, problem_handlers
-from xorca.api.routes import actions, console, events, health, objects, problems, tasks
+from xorca.api.routes import actions, console, events, health, index, objects, problems, tasks
+from xorca.api.routes.docs import install_docs
 from xorca.api.state import ApiState
+from xorca.api.web import WebUi
 
 __all__ = ["make_app"]
 
-API = "/api/v1"
 DESCRIPTION = """\
 xorca's REST and SSE API: every object of every managed Xen pool as a snapshot at a revision,
 the changes after any revision as server-sent events, and actions that become XAPI tasks.
@@ -30,7 +31,7 @@ def make_app(api: ApiState) -> FastAPI:
         title="xorca API",
         version="1.0.0",
         description=DESCRIPTION,
-        docs_url=f"{API}/docs",
+        docs_url=None,  # served from a package, not a CDN: routes/docs.py
         openapi_url=f"{API}/openapi.json",
         redoc_url=None,
         exception_handlers=problem_handlers(),
@@ -38,6 +39,8 @@ def make_app(api: ApiState) -> FastAPI:
     app.state.api = api
     app.include_router(health.router)
     # order matters: the fixed paths before /{collection}/{id}
+    install_docs(app)
+    app.include_router(index.router, prefix=API)
     app.include_router(problems.router, prefix=API)
     app.include_router(events.router, prefix=API)
     app.include_router(console.router, prefix=API)
@@ -45,7 +48,7 @@ def make_app(api: ApiState) -> FastAPI:
     app.include_router(tasks.router, prefix=API)
     app.include_router(objects.router, prefix=API)
     if api.settings.web_root is not None:
-        app.mount("/", StaticFiles(directory=api.settings.web_root, html=True), name="web")
+        app.mount("/", WebUi(api.settings.web_root), name="web")
 
     def observe(method: str, route: str, status: int, seconds: float) -> None:
         api.metrics.requests.labels(method, route, str(status)).inc()

@@ -22,10 +22,10 @@ from xorca.api.app import make_app
 from xorca.api.metrics import Metrics
 from xorca.api.settings import ApiSettings
 from xorca.api.state import ApiState
-from xorca.contracts.setup import ensure_streams_when_ready
-from xorca.contracts.tokens import Tokens
+from xorca.bus.connection import NatsBus
+from xorca.bus.setup import ensure_streams_when_ready
+from xorca.bus.tokens import Tokens
 from xorca.runtime.http import HttpServer
-from xorca.runtime.nats import NatsBus
 from xorca.store import SchemaOutdated, Store, StoreUnavailable
 
 __all__ = ["Gateway", "run", "run_until_signalled"]

@@ -1,5 +1,5 @@
 """The gateway's settings, from the environment only (``XORCA_*``), on top of the NATS ones every
-service shares (`xorca.contracts.NatsSettings`).
+service shares (`xorca.bus.NatsSettings`).
 
 ===========================  =====================  ================================================
 variable                     default                meaning
@@ -19,7 +19,8 @@ XORCA_SSE_WRITE_TIMEOUT      30                     seconds a write may wait on 
                                                     not read before it is cut off
 XORCA_COMMAND_TIMEOUT        30                     seconds a collector may take to answer
 XORCA_TASK_WAIT              60                     longest ``?wait`` on a task, seconds
-XORCA_WEB_ROOT               (none)                 a built web UI to serve at ``/``
+XORCA_WEB_ROOT               (none)                 a built web UI to serve at ``/`` (until it
+                                                    holds index.html, ``/`` says how to build it)
 XORCA_LOG_LEVEL              INFO                   logging level
 XORCA_LOG_JSON               true                   one JSON object per log line
 ===========================  =====================  ================================================
@@ -35,7 +36,7 @@ from typing import Annotated
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from xorca.contracts.settings import NatsSettings
+from xorca.bus.settings import NatsSettings
 
 __all__ = ["ApiSettings"]
 

@@ -14,7 +14,7 @@ from xorca.api.core.acl import Principal
 from xorca.api.http import authenticate
 from xorca.api.metrics import Metrics
 from xorca.api.settings import ApiSettings
-from xorca.runtime.nats import NatsBus
+from xorca.bus.connection import NatsBus
 from xorca.store import Store
 
 __all__ = ["ApiDep", "ApiState", "CallerDep"]

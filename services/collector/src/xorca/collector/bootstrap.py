@@ -16,14 +16,14 @@ import logging
 import signal
 from collections.abc import Callable
 
+from xorca.bus.connection import NatsBus
+from xorca.bus.leases import Leases
+from xorca.bus.registry import Registry
+from xorca.bus.setup import ensure_streams_when_ready
 from xorca.collector.adapters.xapi import XapiLinks
 from xorca.collector.service import Collector
 from xorca.collector.settings import CollectorSettings
-from xorca.contracts.leases import Leases
-from xorca.contracts.registry import Registry
-from xorca.contracts.setup import ensure_streams_when_ready
 from xorca.runtime.http import HttpServer, make_app
-from xorca.runtime.nats import NatsBus
 from xorca.xapi.watcher import Backoff, WatchOptions
 
 __all__ = ["links_for", "run", "run_until_signalled"]

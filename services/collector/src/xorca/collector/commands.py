@@ -26,6 +26,7 @@ from nats.aio.subscription import Subscription
 from nats.errors import NoRespondersError
 from pydantic import JsonValue
 
+from xorca.bus.connection import NATS_ERRORS, NatsBus
 from xorca.collector.adapters.log import JetStreamLog
 from xorca.collector.adapters.xapi import PoolLink
 from xorca.collector.core import commands as plan
@@ -34,7 +35,6 @@ from xorca.contracts.audit import encode_audit
 from xorca.contracts.base import OutgoingMessage
 from xorca.contracts.errors import InvalidSubject
 from xorca.contracts.subjects import CMD, check_token, parse_command_subject
-from xorca.runtime.nats import NATS_ERRORS, NatsBus
 from xorca.xapi.errors import XapiError
 
 if TYPE_CHECKING:

@@ -20,11 +20,11 @@ from collections.abc import Callable, Iterable, Iterator
 
 from nats.js.api import PubAck
 
+from xorca.bus.connection import NATS_ERRORS
 from xorca.collector.adapters.log import JetStreamLog
 from xorca.collector.core.publish import LogIndex, Planned, Unpublishable
 from xorca.collector.metrics import Metrics
 from xorca.contracts.base import OutgoingMessage
-from xorca.runtime.nats import NATS_ERRORS
 from xorca.xapi.watcher import Change
 
 __all__ = ["Fenced", "PoolPublisher"]

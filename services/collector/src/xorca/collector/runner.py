@@ -27,6 +27,7 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
+from xorca.bus.connection import NATS_ERRORS
 from xorca.collector.adapters.log import JetStreamLog
 from xorca.collector.adapters.xapi import PoolLink, XapiLinks
 from xorca.collector.core.publish import LogIndex, Stored
@@ -46,7 +47,6 @@ from xorca.contracts.errors import RegistryEntryInvalid
 from xorca.contracts.registry import PoolEntry
 from xorca.contracts.status import PoolState, encode_status
 from xorca.runtime.aio import cancel_and_wait, gc_paused, wait_event
-from xorca.runtime.nats import NATS_ERRORS
 from xorca.xapi.errors import AuthenticationFailed, TransportError, XapiError
 from xorca.xapi.watcher import Batch, PoolWatcher, State
 

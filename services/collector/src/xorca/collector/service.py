@@ -14,6 +14,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from xorca.bus.connection import NatsBus
+from xorca.bus.leases import Leases
+from xorca.bus.registry import Registry
 from xorca.collector.adapters.log import JetStreamLog
 from xorca.collector.adapters.presence import Presence
 from xorca.collector.adapters.xapi import XapiLinks
@@ -22,10 +25,7 @@ from xorca.collector.metrics import Metrics
 from xorca.collector.runner import PoolRunner
 from xorca.collector.settings import CollectorSettings
 from xorca.collector.supervisor import Entry, Supervisor
-from xorca.contracts.leases import Leases
-from xorca.contracts.registry import Registry
 from xorca.runtime.http import HttpServer
-from xorca.runtime.nats import NatsBus
 
 __all__ = ["Collector"]
 

@@ -1,5 +1,5 @@
 """The collector's settings, from the environment only (``XORCA_*``), on top of the NATS ones
-every service shares (`xorca.contracts.NatsSettings`: ``XORCA_NATS_URL``, ``XORCA_SECRET_KEY``…).
+every service shares (`xorca.bus.NatsSettings`: ``XORCA_NATS_URL``, ``XORCA_SECRET_KEY``…).
 
 =============================  ===================  ==============================================
 variable                       default              meaning
@@ -33,7 +33,7 @@ from typing import Annotated
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from xorca.contracts.settings import NatsSettings
+from xorca.bus.settings import NatsSettings
 
 __all__ = ["CollectorSettings", "default_collector_id"]
 

@@ -28,6 +28,9 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
+from xorca.bus.connection import NATS_ERRORS, NatsBus
+from xorca.bus.leases import Lease, Leases
+from xorca.bus.registry import Registry
 from xorca.collector.adapters.presence import Presence
 from xorca.collector.core.leases import (
     fair_share,
@@ -40,10 +43,8 @@ from xorca.collector.metrics import Metrics
 from xorca.collector.publisher import Fenced
 from xorca.collector.runner import PoolRunner
 from xorca.contracts.errors import LeaseLost, RegistryEntryInvalid
-from xorca.contracts.leases import Lease, Leases
-from xorca.contracts.registry import PoolEntry, Registry
+from xorca.contracts.registry import PoolEntry
 from xorca.runtime.aio import cancel_and_wait, wait_event
-from xorca.runtime.nats import NATS_ERRORS, NatsBus
 
 __all__ = ["Held", "RunnerFactory", "Supervisor"]
 

@@ -19,12 +19,12 @@ import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
-from xorca.contracts.setup import ensure_streams_when_ready
+from xorca.bus.connection import NatsBus
+from xorca.bus.setup import ensure_streams_when_ready
 from xorca.projection.adapters.log import stream_state
 from xorca.projection.service import CONSUMER, Projection, ProjectionOptions
 from xorca.projection.settings import ProjectionSettings
 from xorca.runtime.http import HttpServer, make_app
-from xorca.runtime.nats import NatsBus
 from xorca.store import Store
 
 __all__ = ["RebuildReport", "options_for", "rebuild", "run", "run_until_signalled"]

@@ -23,6 +23,7 @@ from typing import Any
 
 import orjson
 
+from xorca.bus.connection import NATS_ERRORS, NatsBus
 from xorca.contracts.base import OutgoingMessage
 from xorca.contracts.deltas import encode_delta
 from xorca.contracts.errors import MalformedMessage
@@ -36,7 +37,6 @@ from xorca.projection.core.records import Raw
 from xorca.projection.metrics import Metrics
 from xorca.runtime.aio import gc_paused, wait_event
 from xorca.runtime.http import HttpServer
-from xorca.runtime.nats import NATS_ERRORS, NatsBus
 from xorca.store import Commit, ObjectRow, RawRow, Store, StoreError
 
 __all__ = ["CONSUMER", "Projection", "ProjectionOptions"]

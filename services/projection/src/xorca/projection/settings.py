@@ -1,5 +1,5 @@
 """The projection's settings, from the environment only (``XORCA_*``), on top of the NATS ones
-every service shares (`xorca.contracts.NatsSettings`: ``XORCA_NATS_URL``, ``XORCA_TOMBSTONE_TTL``…).
+every service shares (`xorca.bus.NatsSettings`: ``XORCA_NATS_URL``, ``XORCA_TOMBSTONE_TTL``…).
 
 ===========================  ======================  ===============================================
 variable                     default                 meaning
@@ -31,7 +31,7 @@ from typing import Annotated
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from xorca.contracts.settings import NatsSettings
+from xorca.bus.settings import NatsSettings
 
 __all__ = ["ProjectionSettings"]
 

@@ -19,31 +19,20 @@ TLS objects with ``SSLContext.wrap_bio``.
 
 from __future__ import annotations
 
-import hashlib
 import ssl
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
-__all__ = ["FingerprintMismatch", "TlsPolicy", "normalise_fingerprint"]
+from xorca.xapi.fingerprints import fingerprint_of, normalise_fingerprint
+
+__all__ = ["FingerprintMismatch", "TlsPolicy"]
 
 Mode = Literal["verify", "pin", "insecure"]
 
 
 class FingerprintMismatch(ssl.SSLCertVerificationError):
     """The peer's certificate is not one of the pinned ones."""
-
-
-def normalise_fingerprint(text: str) -> str:
-    """``"SHA256:AB:cd…"``, ``"ab cd…"`` or ``"abcd…"`` → 64 lowercase hex digits."""
-    digits = text.strip().lower().removeprefix("sha256:").replace(":", "").replace(" ", "")
-    if len(digits) != 64 or any(c not in "0123456789abcdef" for c in digits):
-        raise ValueError(f"not a SHA-256 fingerprint: {text!r}")
-    return digits
-
-
-def fingerprint_of(der: bytes) -> str:
-    return hashlib.sha256(der).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -70,6 +59,15 @@ class TlsPolicy:
     @classmethod
     def insecure(cls) -> TlsPolicy:
         return cls("insecure")
+
+    @classmethod
+    def of(cls, mode: Mode, *, ca_pem: str = "", fingerprints: Iterable[str] = ()) -> TlsPolicy:
+        """The policy ``mode`` names, from plain settings (a pool registry entry's ``tls``)."""
+        if mode == "pin":
+            return cls.pinned(*fingerprints)
+        if mode == "insecure":
+            return cls.insecure()
+        return cls.verified(ca_pem)
 
     def context(self) -> ssl.SSLContext:
         """A client context for this policy (build it once and share it: it is not cheap)."""

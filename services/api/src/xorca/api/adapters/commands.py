@@ -5,11 +5,11 @@ from __future__ import annotations
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeout
 
+from xorca.bus.connection import NATS_ERRORS, NatsBus
 from xorca.contracts.base import ErrorBody
 from xorca.contracts.commands import Command, CommandFailed, CommandReply, parse_reply
 from xorca.contracts.errors import MalformedMessage
 from xorca.contracts.subjects import command_subject
-from xorca.runtime.nats import NATS_ERRORS, NatsBus
 
 __all__ = ["send_command"]
 

@@ -28,6 +28,7 @@ import orjson
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
+from xorca.bus.connection import NatsBus
 from xorca.contracts import merge_patch
 from xorca.contracts.deltas import (
     CHAIN_HEADER,
@@ -38,7 +39,6 @@ from xorca.contracts.deltas import (
 )
 from xorca.contracts.errors import MalformedMessage
 from xorca.runtime.aio import cancel_and_wait
-from xorca.runtime.nats import NatsBus
 from xorca.store import ObjectRow, Store
 
 __all__ = ["Change", "Hub", "Subscriber"]

@@ -11,9 +11,10 @@ import contextlib
 import logging
 
 from xorca.api.core.acl import Principal
-from xorca.contracts.tokens import TokenEntry, Tokens, matches, parse_token
+from xorca.bus.connection import NATS_ERRORS
+from xorca.bus.tokens import Tokens
+from xorca.contracts.tokens import TokenEntry, matches, parse_token
 from xorca.runtime.aio import cancel_and_wait
-from xorca.runtime.nats import NATS_ERRORS
 
 __all__ = ["TokenCache"]
 

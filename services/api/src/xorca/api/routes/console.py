@@ -23,10 +23,11 @@ from starlette.websockets import WebSocketDisconnect
 
 from xorca.api.core.acl import can
 from xorca.api.state import ApiState
+from xorca.bus.registry import Registry
 from xorca.contracts.errors import ContractError
-from xorca.contracts.registry import PoolEntry, Registry
+from xorca.contracts.registry import PoolEntry
 from xorca.runtime.aio import cancel_and_wait
-from xorca.xapi import Xapi
+from xorca.xapi import TlsPolicy, Xapi
 from xorca.xapi.client.console import ConsoleStream
 from xorca.xapi.errors import XapiError
 
@@ -70,11 +71,12 @@ async def console(websocket: WebSocket, id: Annotated[str, Path(max_length=256)]
         if row.data.get("power_state") != "Running" or row.ref is None:
             raise _Refused(4409, f"the VM is {row.data.get('power_state', 'unknown')}: no console")
         entry = await _pool_entry(api, row.pool, [s.id for s in statuses if s.pool == row.pool])
+        tls = entry.tls
         async with Xapi(
             entry.url,
             entry.username,
             entry.password.get_secret_value(),
-            tls=entry.tls.policy(),
+            tls=TlsPolicy.of(tls.mode, ca_pem=tls.ca_pem, fingerprints=tls.fingerprints),
             timeout=api.settings.command_timeout,
             originator="xorca-api-console",
         ) as xapi:

@@ -29,10 +29,10 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, PubAck
 from nats.js.errors import NotFoundError
 
+from xorca.bus.connection import NATS_ERRORS, NatsBus
 from xorca.collector.core.publish import Planned, Stored
 from xorca.contracts.base import OutgoingMessage
 from xorca.contracts.subjects import OBJECTS_STREAM, objects_filter
-from xorca.runtime.nats import NATS_ERRORS, NatsBus
 
 __all__ = ["JetStreamLog", "Sent", "last_per_subject"]
 

@@ -17,8 +17,8 @@ import orjson
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
+from xorca.bus.connection import NATS_ERRORS, NatsBus
 from xorca.collector.core.leases import Peers
-from xorca.runtime.nats import NATS_ERRORS, NatsBus
 
 __all__ = ["PRESENCE", "Presence"]
 

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from xorca.contracts.registry import PoolEntry
-from xorca.xapi.client import RetryPolicy, Task, Xapi
+from xorca.xapi.client import RetryPolicy, Task, TlsPolicy, Xapi
 from xorca.xapi.errors import ProtocolError
 from xorca.xapi.values import Value
 from xorca.xapi.watcher import PoolWatcher, WatchOptions
@@ -103,11 +103,12 @@ class XapiLinks:
         self.originator = originator
 
     def open(self, entry: PoolEntry) -> PoolLink:
+        tls = entry.tls  # plain settings in the registry: the client's policy is made here
         xapi = Xapi(
             entry.url,
             entry.username,
             entry.password.get_secret_value(),
-            tls=entry.tls.policy(),
+            tls=TlsPolicy.of(tls.mode, ca_pem=tls.ca_pem, fingerprints=tls.fingerprints),
             timeout=self.timeout,
             retry=self.retry,
             originator=self.originator,

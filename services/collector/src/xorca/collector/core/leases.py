@@ -2,7 +2,7 @@
 
 Pure functions of what the KV bucket says (a lease's holder and expiry), what this replica holds,
 which peers are alive (from their presence heartbeats) and the clock. The KV side (compare-and-set
-on the key's revision) is `xorca.contracts.Leases`; this module only decides.
+on the key's revision) is `xorca.bus.Leases`; this module only decides.
 
 The rules:
 

@@ -17,9 +17,9 @@ from datetime import datetime
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.client import JetStreamContext
 
+from xorca.bus.connection import NATS_ERRORS, NatsBus
 from xorca.contracts.base import OutgoingMessage
 from xorca.contracts.subjects import OBJECTS_STREAM
-from xorca.runtime.nats import NATS_ERRORS, NatsBus
 
 __all__ = ["LogMessage", "LogReader", "StreamState", "publish"]
 

@@ -17,8 +17,6 @@ import nats
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
-from xorca.runtime.aio import wait_event
-
 __all__ = ["NATS_ERRORS", "NatsBus"]
 
 log = logging.getLogger(__name__)
@@ -126,7 +124,10 @@ class NatsBus:
                         return False
                     # the event is set by the reconnect callback; the short wait re-checks the
                     # client's own state in case a callback came between the check and the wait
-                    await wait_event(self._connected, 0.1)
+                    # (xorca.runtime.aio.wait_event, written out: the bus needs no runtime)
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(0.1):
+                            await self._connected.wait()
                     self._connected.clear()
         except TimeoutError:
             return False

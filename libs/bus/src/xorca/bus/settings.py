@@ -20,13 +20,13 @@ from typing import Annotated
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from xorca.contracts.errors import SecretKeyError
-from xorca.contracts.setup import (
+from xorca.bus.setup import (
     DEFAULT_AUDIT_MAX_AGE,
     DEFAULT_DUPLICATE_WINDOW,
     DEFAULT_HISTORY,
     DEFAULT_TOMBSTONE_TTL,
 )
+from xorca.contracts.errors import SecretKeyError
 
 __all__ = ["NatsSettings"]
 

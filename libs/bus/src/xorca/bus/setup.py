@@ -25,11 +25,11 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING, Literal
 
-import nats
 from nats.js import JetStreamContext
 from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import BadRequestError, NotFoundError
 
+from xorca.bus.connection import NATS_ERRORS
 from xorca.contracts.subjects import (
     AUDIT,
     AUDIT_STREAM,
@@ -38,10 +38,11 @@ from xorca.contracts.subjects import (
     OBJECTS_STREAM,
     POOLS_BUCKET,
     STATUS,
+    TOKENS_BUCKET,
 )
 
 if TYPE_CHECKING:
-    from xorca.contracts.settings import NatsSettings
+    from xorca.bus.settings import NatsSettings
 
 __all__ = [
     "DEFAULT_AUDIT_MAX_AGE",
@@ -56,8 +57,10 @@ __all__ = [
     "ensure_streams",
     "ensure_streams_when_ready",
     "kv_config",
+    "leases_bucket_config",
     "objects_config",
-    "tokens_config",
+    "pools_bucket_config",
+    "tokens_bucket_config",
 ]
 
 log = logging.getLogger(__name__)
@@ -196,9 +199,9 @@ def leases_bucket_config(replicas: int = 1) -> StreamConfig:
     )
 
 
-def tokens_config(replicas: int = 1) -> StreamConfig:
+def tokens_bucket_config(replicas: int = 1) -> StreamConfig:
     return kv_config(
-        "XORCA_TOKENS",
+        TOKENS_BUCKET,
         history=1,
         replicas=replicas,
         description="xorca: api tokens (their SHA-256 only)",
@@ -239,14 +242,14 @@ async def ensure_streams(
     duplicate_window: float = DEFAULT_DUPLICATE_WINDOW,
     audit_max_age: float = DEFAULT_AUDIT_MAX_AGE,
 ) -> SetupReport:
-    """Create or update XORCA_OBJECTS, XORCA_AUDIT and the XORCA_POOLS / XORCA_LEASES buckets."""
+    """Create or update XORCA_OBJECTS, XORCA_AUDIT and the POOLS, LEASES and TOKENS buckets."""
     report = SetupReport()
     for config in (
         objects_config(replicas=replicas, history=history, duplicate_window=duplicate_window),
         audit_config(replicas=replicas, max_age=audit_max_age, duplicate_window=duplicate_window),
         pools_bucket_config(replicas),
         leases_bucket_config(replicas),
-        tokens_config(replicas),
+        tokens_bucket_config(replicas),
     ):
         assert config.name is not None
         report.actions[config.name] = await ensure_stream(js, config)
@@ -267,7 +270,7 @@ async def ensure_streams_when_ready(
                 duplicate_window=settings.duplicate_window,
                 audit_max_age=settings.audit_max_age,
             )
-        except (nats.errors.Error, TimeoutError, OSError) as e:
+        except NATS_ERRORS as e:
             if attempt == attempts:
                 raise
             log.warning("cannot lay out the streams yet (%r): retrying", e)
