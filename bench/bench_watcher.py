@@ -4,7 +4,7 @@ rate the watcher sustains while the simulator's activity mode changes the pool.
     .venv/bin/python bench/bench_watcher.py [--vms 10000] [--hosts 16] [--rates 100,1000,5000]
                                             [--seconds 15]
 
-Starts ``xorca sim`` in its own process (`bench_sim.start_sim`: the simulator and the watcher
+Starts ``xorca sim`` in its own process (`harness.simulator`: the simulator and the watcher
 each get a core), then measures, in this process, over real sockets and JSON-RPC:
 
 - **sync**: a new client and `PoolWatcher` until the first batch is handed out (login, the
@@ -29,13 +29,9 @@ import gc
 import resource
 import time
 import tracemalloc
-from pathlib import Path
 from typing import Any
 
-import httpx
-import orjson
-
-from bench_sim import ROOT, start_sim
+from harness import arguments, report, set_activity, simulator, table
 from xorca.xapi.client import Xapi
 from xorca.xapi.datamodel import datamodel
 from xorca.xapi.values import Value
@@ -151,19 +147,13 @@ async def follow(pool: dict[str, Any], rates: list[float], seconds: float) -> li
         watcher = PoolWatcher(client, WatchOptions(poll=1.0))
         await anext(watcher)
         for rate in rates:
-            await set_activity(pool, rate)
+            await set_activity(pool["control_url"], rate)
             out.append({"activity_rate": rate, **await consume(watcher, client, seconds)})
-        await set_activity(pool, 0)
+        await set_activity(pool["control_url"], 0)
         await asyncio.sleep(1.0)  # the last operations finish
         await catch_up(watcher)
         out[-1]["verified"] = await verified(xapi, watcher)
     return out
-
-
-async def set_activity(pool: dict[str, Any], rate: float) -> None:
-    async with httpx.AsyncClient() as http:
-        answer = await http.post(f"{pool['control_url']}/pools/1/activity", json={"rate": rate})
-        answer.raise_for_status()
 
 
 async def consume(watcher: PoolWatcher, client: Timed, seconds: float) -> dict[str, Any]:
@@ -263,20 +253,16 @@ async def core(pool: dict[str, Any], repeat: int) -> dict[str, Any]:
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
-    process, pool = start_sim(args.vms, args.hosts)
     rates = [float(r) for r in args.rates.split(",")]
     started = time.process_time()
     datamodel()  # read once per process (a collector does it at start): not part of a sync
     datamodel_s = time.process_time() - started
-    try:
+    with simulator(args.vms, args.hosts) as (_, pool):
         first = await sync(pool)
         gc.collect()
         traced = await sync_traced(pool)
         core_path = await core(pool, repeat=3)
         followed = await follow(pool, rates, args.seconds)
-    finally:
-        process.terminate()
-        process.wait(30)
     return {
         "vms": args.vms,
         "hosts": args.hosts,
@@ -310,33 +296,26 @@ def show(result: dict[str, Any]) -> None:
     ]  # fmt: skip
     for name, value in rows:
         print(f"  {name:<40}{value}")
-    print(f"{'activity/s':>10}{'changes/s':>11}{'batches':>9}{'per batch':>10}"
-          f"{'CPU %':>7}{'watcher µs/chg':>16}{'GC s':>7}{'resyncs':>9}"
-          f"{'peak RSS MB':>13}")  # fmt: skip
-    for f in result["follow"]:
-        print(f"{f['activity_rate']:>10.0f}{f['changes_per_s']:>11.1f}{f['batches']:>9}"
-              f"{f['changes_per_batch']:>10.1f}{f['cpu_share'] * 100:>7.1f}"
-              f"{f['watcher_us_per_change']:>16.1f}{f['gc_s']:>7.2f}{f['resyncs']:>9}"
-              f"{f['peak_rss_mb']:>13.0f}")  # fmt: skip
+    table(
+        [("activity/s", ">10.0f"), ("changes/s", ">11.1f"), ("batches", ">9"),
+         ("per batch", ">10.1f"), ("CPU %", ">7.1f"), ("watcher µs/chg", ">16.1f"),
+         ("GC s", ">7.2f"), ("resyncs", ">9"), ("peak RSS MB", ">13.0f")],
+        [(f["activity_rate"], f["changes_per_s"], f["batches"], f["changes_per_batch"],
+          f["cpu_share"] * 100, f["watcher_us_per_change"], f["gc_s"], f["resyncs"],
+          f["peak_rss_mb"]) for f in result["follow"]],
+    )  # fmt: skip
     last = result["follow"][-1]
     print(f"mirror equals a fresh load after following: {last.get('verified')}")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = arguments(__doc__, "watcher")
     parser.add_argument("--vms", type=int, default=10_000)
     parser.add_argument("--hosts", type=int, default=16)
     parser.add_argument("--rates", default="100,1000,5000", help="activity rates, per second")
     parser.add_argument("--seconds", type=float, default=15.0)
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "watcher.json")
     args = parser.parse_args()
-    result = asyncio.run(run(args))
-    show(result)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))
-    print(f"wrote {args.out}")
+    report(asyncio.run(run(args)), show, args.out)
 
 
 if __name__ == "__main__":

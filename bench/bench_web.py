@@ -6,7 +6,7 @@ the whole pipeline behind the gateway that serves it.
                                         [--dist web/dist] [--quick]
 
 The pipeline is bench_api.py's, every service in a process of its own: the simulator
-(`bench_sim.start_sim`), NATS (the wheel's ``nats-server``), ``xorca collector``, ``xorca
+(`harness.start_sim`), NATS (the wheel's ``nats-server``), ``xorca collector``, ``xorca
 projection`` (SQLite, in a temporary directory) and ``xorca api`` with ``XORCA_WEB_ROOT=web/dist``.
 Chromium is Debian's (``chromium`` on PATH or ``/usr/bin/chromium``), headless, driven by
 Playwright; it shares the machine's two cores with the five services.
@@ -31,27 +31,29 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import math
 import os
 import shutil
 import statistics
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-import orjson
 from playwright.async_api import Browser, BrowserContext, ConsoleMessage, Page, async_playwright
 
-from bench_api import (
+from harness import (
+    ROOT,
     CpuMeter,
+    arguments,
     gateway_metrics,
+    nats_with_pool,
+    percentiles,
+    report,
     set_activity,
     settle,
+    simulator,
     start_services,
+    table,
 )
-from bench_sim import ROOT, start_sim
-from xorca.cli.demo import NatsProcess
 
 DIST = ROOT / "web" / "dist"
 LAUNCH_ARGS = ["--no-sandbox", "--disable-dev-shm-usage"]
@@ -118,18 +120,6 @@ def find_chromium() -> str:
     if not os.access(found, os.X_OK):
         raise SystemExit("no chromium on PATH nor at /usr/bin/chromium: apt-get install chromium")
     return found
-
-
-def stats_ms(values: list[float]) -> dict[str, float]:
-    """p50, p95, p99 and max of milliseconds (nearest rank)."""
-    if not values:
-        return {}
-    ordered = sorted(values)
-
-    def at(q: float) -> float:
-        return round(ordered[min(len(ordered) - 1, math.ceil(q * len(ordered)) - 1)], 1)
-
-    return {"p50": at(0.5), "p95": at(0.95), "p99": at(0.99), "max": round(ordered[-1], 1)}
 
 
 class Errors:
@@ -223,7 +213,7 @@ def frame_summary(deltas: list[float], seconds: float) -> dict[str, Any]:
     return {
         "frames": len(deltas),
         "fps": round(len(deltas) / seconds, 1),
-        "ms": stats_ms(deltas),
+        "ms": percentiles(deltas, scale=1, method="nearest"),  # frame times are in ms
         "over_50ms": sum(1 for d in deltas if d > SLOW_FRAME_MS),
     }
 
@@ -272,48 +262,47 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     if not (args.dist / "index.html").is_file():
         raise SystemExit(f"no {args.dist}/index.html: run npm run build in web/")
     chromium = find_chromium()
-    process, pool = start_sim(args.vms, args.hosts)
-    print(f"simulator: {args.vms} VMs on {args.hosts} hosts in {pool['startup_s']:.1f} s")
-    results: dict[str, Any] = {"vms": args.vms, "hosts": args.hosts, "rate": args.rate,
-                               "seconds": args.seconds, "still_seconds": args.still}  # fmt: skip
+    started = time.perf_counter()
     errors = Errors()
-    try:
-        with (
-            tempfile.TemporaryDirectory(prefix="bench-web-") as tmp,
-            NatsProcess(Path(tmp)) as nats_server,
-            contextlib.ExitStack() as services,
-        ):
-            stack = await start_services(
-                pool, nats_server.url, Path(tmp), services,
-                api_env={"XORCA_WEB_ROOT": str(args.dist)},
-            )  # fmt: skip
-            nc, js, token, api_url = stack.nc, stack.js, stack.token, stack.api_url
-            projection_url = stack.projection_url
-            results.update(stack.timings)
-            await settle(js, projection_url, api_url)
-            print(f"collector synced in {results['collector_synced_s']} s, projection built "
-                  f"in {results['projection_built_s']} s; gateway at {api_url}")  # fmt: skip
-            pids = stack.pids | {"sim": process.pid}
-            urls = {"api": api_url, "projection": projection_url, "control": pool["control_url"]}
-            async with async_playwright() as playwright:
-                browser = await playwright.chromium.launch(
-                    executable_path=chromium, headless=True, args=LAUNCH_ARGS
+    with simulator(args.vms, args.hosts) as (process, pool):
+        print(f"simulator: {args.vms} VMs on {args.hosts} hosts in {pool['startup_s']:.1f} s")
+        results: dict[str, Any] = {
+            "vms": args.vms,
+            "hosts": args.hosts,
+            "rate": args.rate,
+            "seconds": args.seconds,
+            "still_seconds": args.still,
+        }
+        async with nats_with_pool(pool, "bench-web-") as bus:
+            with contextlib.ExitStack() as services:
+                stack = await start_services(
+                    bus, services, api_env={"XORCA_WEB_ROOT": str(args.dist)}
                 )
-                results["chromium"] = browser.version
-                results["first_render"] = await bench_first_render(
-                    browser, api_url, token, args.loads, errors
-                )
-                results["frames"] = [
-                    await bench_frames(browser, name, args, urls, token, js, pids, errors)
-                    for name in args.pages.split(",")
-                ]
-                await browser.close()
-            await nc.close()
-    finally:
-        process.terminate()
-        process.wait(30)
+                js, token, api_url = bus.js, stack.token, stack.api_url
+                projection_url = stack.projection_url
+                results.update(stack.timings)
+                await settle(js, projection_url, api_url)
+                print(f"collector synced in {results['collector_synced_s']} s, projection built "
+                      f"in {results['projection_built_s']} s; gateway at {api_url}")  # fmt: skip
+                pids = stack.pids | {"sim": process.pid}
+                urls = {"api": api_url, "projection": projection_url,
+                        "control": pool["control_url"]}  # fmt: skip
+                async with async_playwright() as playwright:
+                    browser = await playwright.chromium.launch(
+                        executable_path=chromium, headless=True, args=LAUNCH_ARGS
+                    )
+                    results["chromium"] = browser.version
+                    results["first_render"] = await bench_first_render(
+                        browser, api_url, token, args.loads, errors
+                    )
+                    results["frames"] = [
+                        await bench_frames(browser, name, args, urls, token, js, pids, errors)
+                        for name in args.pages.split(",")
+                    ]
+                    await browser.close()
     results["console_errors"] = {"count": len(errors.entries),
                                  "first": sorted(set(errors.entries))[:5]}  # fmt: skip
+    results["run_s"] = round(time.perf_counter() - started, 1)
     return results
 
 
@@ -325,41 +314,41 @@ def show(result: dict[str, Any]) -> None:
     first = result["first_render"]
     print("first render of the VM list (#/inventory, ms from navigation start to a vm-row in "
           "the vm-list; a fresh context each load)")  # fmt: skip
-    print(f"{'load':>5}{'first row':>11}{'waitFor':>9}{'DCL':>7}{'load':>7}{'API req':>8}"
-          f"{'API MB':>8}{'longest API ms':>15}{'rows':>7}{'heap MB':>8}{'nodes':>8}")  # fmt: skip
-    for i, r in enumerate(first["loads"], 1):
-        longest = r["longest_api"] or {}
-        print(f"{i:>5}{r['first_row_ms'] or '-':>11}{r['wait_for_selector_ms']:>9}"
-              f"{r['dom_content_loaded_ms'] or 0:>7.0f}{r['load_ms'] or 0:>7.0f}"
-              f"{r['api_requests']:>8}{r['api_bytes'] / 1e6:>8.2f}"
-              f"{longest.get('duration_ms', 0):>15.0f}{r['rows_in_dom']:>7}{r['js_heap_mb']:>8}"
-              f"{r['nodes']:>8.0f}")  # fmt: skip
+    table(
+        [("load", ">5"), ("first row", ">11"), ("waitFor", ">9"), ("DCL", ">7.0f"),
+         ("load", ">7.0f"), ("API req", ">8"), ("API MB", ">8.2f"), ("longest API ms", ">15.0f"),
+         ("rows", ">7"), ("heap MB", ">8"), ("nodes", ">8.0f")],
+        [(i, r["first_row_ms"], r["wait_for_selector_ms"], r["dom_content_loaded_ms"] or 0,
+          r["load_ms"] or 0, r["api_requests"], r["api_bytes"] / 1e6,
+          (r["longest_api"] or {}).get("duration_ms", 0), r["rows_in_dom"], r["js_heap_mb"],
+          r["nodes"]) for i, r in enumerate(first["loads"], 1)],
+    )  # fmt: skip
     s = first["first_row_ms"]
     print(f"first row: first load {s['first']} ms, median {s['median']} ms "
           f"(min {s['min']}, max {s['max']})")  # fmt: skip
     print()
     print(f"frame times (ms between requestAnimationFrame callbacks; still, then "
           f"{result['rate']:.0f} changes/s for {result['seconds']} s)")  # fmt: skip
-    print(f"{'page':<10}{'phase':<9}{'frames':>7}{'fps':>6}{'p50':>7}{'p95':>7}{'p99':>7}"
-          f"{'max':>8}{'>50ms':>6}{'ev/s':>6}{'gw CPU':>7}{'machine':>8}"
-          f"{'heap MB':>8}")  # fmt: skip
-    for f in result["frames"]:
-        for phase in ("still", "changing"):
-            p = f[phase]
-            ms = p["ms"]
-            cpu = p.get("cpu_share", {})
-            print(f"{f['page']:<10}{phase:<9}{p['frames']:>7}{p['fps']:>6}{ms.get('p50', '-'):>7}"
-                  f"{ms.get('p95', '-'):>7}{ms.get('p99', '-'):>7}{ms.get('max', '-'):>8}"
-                  f"{p['over_50ms']:>6}{p.get('sse_events_per_s', ''):>6}"
-                  f"{cpu.get('gateway', ''):>7}{cpu.get('machine', ''):>8}"
-                  f"{f['js_heap_mb'] if phase == 'changing' else '':>8}")  # fmt: skip
+    table(
+        [("page", "<10"), ("phase", "<9"), ("frames", ">7"), ("fps", ">6"), ("p50", ">7"),
+         ("p95", ">7"), ("p99", ">7"), ("max", ">8"), (">50ms", ">6"), ("ev/s", ">6"),
+         ("gw CPU", ">7"), ("machine", ">8"), ("heap MB", ">8")],
+        [(f["page"], phase, f[phase]["frames"], f[phase]["fps"],
+          *(f[phase]["ms"].get(k) for k in ("p50", "p95", "p99", "max")),
+          f[phase]["over_50ms"], f[phase].get("sse_events_per_s", ""),
+          f[phase].get("cpu_share", {}).get("gateway", ""),
+          f[phase].get("cpu_share", {}).get("machine", ""),
+          f["js_heap_mb"] if phase == "changing" else "")
+         for f in result["frames"] for phase in ("still", "changing")],
+    )  # fmt: skip
     errors = result["console_errors"]
     print(f"console errors: {errors['count']}" + (f", e.g. {errors['first']}" if errors["count"]
                                                   else ""))  # fmt: skip
+    print(f"run time: {result['run_s']} s")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = arguments(__doc__, "web")
     parser.add_argument("--vms", type=int, help="VMs in the pool (10000; --quick: 500)")
     parser.add_argument("--hosts", type=int, help="hosts in the pool (16; --quick: 4)")
     parser.add_argument("--loads", type=int, help="first-render loads (5; --quick: 2)")
@@ -369,7 +358,6 @@ def main() -> None:
     parser.add_argument("--pages", default="inventory,dashboard,map", help=f"of {list(PAGES)}")
     parser.add_argument("--quick", action="store_true", help="a small run, for development")
     parser.add_argument("--dist", type=Path, default=DIST, help="the built UI (web/dist)")
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "web.json")
     args = parser.parse_args()
     defaults = (500, 4, 2, 5.0) if args.quick else (10_000, 16, 5, 10.0)
     for name, value in zip(("vms", "hosts", "loads", "seconds"), defaults, strict=True):
@@ -378,14 +366,7 @@ def main() -> None:
     unknown = set(args.pages.split(",")) - set(PAGES)
     if unknown:
         parser.error(f"unknown pages {sorted(unknown)}: choose among {list(PAGES)}")
-    started = time.perf_counter()
-    result = asyncio.run(run(args))
-    result["run_s"] = round(time.perf_counter() - started, 1)
-    show(result)
-    print(f"run time: {result['run_s']} s")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))
-    print(f"written to {args.out}")
+    report(asyncio.run(run(args)), show, args.out)
 
 
 if __name__ == "__main__":

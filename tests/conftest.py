@@ -6,17 +6,14 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.support.simthread import SimThread
+from tests.support.simthread import FAST, SimThread
 from xorca.xapi_sim.simulator import SimOptions
-from xorca.xapi_sim.state.pool import SimConfig
 
 pytest_plugins = [
     "tests.support.nats_fixtures",
     "tests.support.postgres",
     "tests.support.browser",
 ]
-
-FAST = SimConfig(failed_login_delay=0.2, operation_seconds=0.2, event_batching_delay=0.01)
 
 
 @pytest.fixture(scope="session")

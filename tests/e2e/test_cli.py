@@ -5,13 +5,9 @@ log on its NATS), then stopped with Ctrl-C (SIGINT)."""
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import json
-import signal
 import subprocess
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -19,27 +15,10 @@ import nats
 import pytest
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
+from tests.support.cli import XORCA, read_line, stop
 from tests.support.sdk import sdk_session
 from xorca.contracts.objects import decode_object
 from xorca.store import Store
-
-XORCA = str(Path(sys.executable).parent / "xorca")
-
-
-def read_line(process: subprocess.Popen[str], timeout: float = 60) -> str:
-    """The next line of stdout, read in a thread: select() cannot see lines already buffered."""
-    assert process.stdout is not None
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        future = pool.submit(process.stdout.readline)
-        try:
-            line = future.result(timeout)
-        except concurrent.futures.TimeoutError:
-            process.kill()
-            raise AssertionError("no line in time") from None
-    if not line:
-        stderr = process.stderr.read() if process.stderr else ""
-        raise AssertionError(f"exited with {process.wait(10)}: {stderr}")
-    return line
 
 
 @pytest.fixture
@@ -57,11 +36,6 @@ def started(request: pytest.FixtureRequest) -> Iterator[tuple[subprocess.Popen[s
         for stream in (process.stdout, process.stderr):
             if stream is not None:
                 stream.close()
-
-
-def stop(process: subprocess.Popen[str]) -> int:
-    process.send_signal(signal.SIGINT)
-    return process.wait(20)
 
 
 def login_works(pool: dict[str, Any]) -> None:

@@ -28,8 +28,8 @@ import httpx
 import pytest
 from playwright.async_api import Browser, Request, expect
 
-from tests.e2e.test_cli import XORCA, read_line, stop
 from tests.support.browser import WEB, ConsoleLog, missing
+from tests.support.cli import XORCA, read_line, stop
 from xorca.contracts.deltas import OBJECT_TYPES
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(400)]

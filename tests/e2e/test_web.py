@@ -26,10 +26,11 @@ from nats.js import JetStreamContext
 from playwright.async_api import Browser, BrowserContext, Locator, Page, expect
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 
-from tests.integration.test_collector_log import simulated
 from tests.support.browser import ConsoleLog, count_colours
 from tests.support.nats import NatsServer
+from tests.support.simthread import simulated
 from tests.support.stack import Stack, running_stack
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.slow
 
@@ -140,15 +141,15 @@ def running_text() -> re.Pattern[str]:
 
 
 async def not_blank(page: Page, element: Locator) -> int:
-    """How many colours a screenshot of ``element`` has (1: blank), waiting up to 10 s for a
-    second one to appear."""
-    colours = 0
-    for _ in range(20):
-        colours = await count_colours(page.context, await element.screenshot())
-        if colours > 1:
-            return colours
-        await page.wait_for_timeout(500)
-    return colours
+    """How many colours a screenshot of ``element`` has, once it has a second one (1: blank);
+    fails after 10 s without."""
+
+    async def colours() -> int:
+        found = await count_colours(page.context, await element.screenshot())
+        assert found > 1, f"{found} colour"
+        return found
+
+    return await eventually(colours, what="a second colour", timeout=10, interval=0.5)
 
 
 # ------------------------------------------------------------------------------------- tests

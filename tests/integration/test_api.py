@@ -27,10 +27,12 @@ import websockets
 from nats.js import JetStreamContext
 from websockets.typing import Subprotocol
 
-from tests.integration.test_collector_log import activity, simulated, still
+from tests.support.control import activity, still
 from tests.support.nats import NatsServer
+from tests.support.simthread import simulated
 from tests.support.sse import Event, events
 from tests.support.stack import Stack, running_stack
+from tests.support.waiting import eventually
 from xorca.api.bootstrap import run as run_api
 from xorca.contracts import merge_patch
 from xorca.contracts.deltas import OBJECT_TYPES
@@ -117,11 +119,13 @@ class Listener:
         ids = [int(e.id) for e in self.received if e.id is not None]
         return ids[-1]
 
-    async def until(self, revision: int, timeout: float = 15) -> None:
-        """Until an event says the client is complete up to ``revision``."""
-        async with asyncio.timeout(timeout):
-            while not any(e.id is not None and int(e.id) >= revision for e in self.received):
-                await asyncio.sleep(0.02)
+    async def reached(self, revision: int, timeout: float = 15) -> None:
+        """Wait until an event says the client is complete up to ``revision``."""
+        await eventually(
+            lambda: any(e.id is not None and int(e.id) >= revision for e in self.received),
+            what=f"an event complete up to {revision}",
+            timeout=timeout,
+        )
 
 
 async def test_a_snapshot_plus_the_events_after_it_is_the_later_snapshot(
@@ -135,7 +139,7 @@ async def test_a_snapshot_plus_the_events_after_it_is_the_later_snapshot(
             await asyncio.sleep(2)
             await still(stack.sim)
             end = await stack.settled()
-            await listener.until(end)
+            await listener.reached(end)
         after, _ = await snapshot(client)
     state = dict(before)
     changes = [e for e in listener.received if e.event in ("put", "patch", "del")]
@@ -157,7 +161,7 @@ async def test_a_client_that_reconnects_gets_exactly_what_it_missed(
         async with Listener(client, since=revision) as first:
             await activity(stack.sim, 30)
             await asyncio.sleep(1)
-            await first.until(revision + 1)
+            await first.reached(revision + 1)
         for event in first.received:
             apply_event(state, event)
         resume = first.last_id
@@ -168,7 +172,7 @@ async def test_a_client_that_reconnects_gets_exactly_what_it_missed(
         second = Listener(client)
         second.headers = {"Last-Event-ID": str(resume)}
         async with second:
-            await second.until(end)
+            await second.reached(end)
         missed = [e for e in second.received if e.event in ("put", "patch", "del")]
         assert missed
         assert all(e.data["rev"] > resume for e in missed)  # nothing it had
@@ -192,13 +196,11 @@ async def test_a_revision_older_than_the_horizon_gets_reset(
         async with stack.projection.store.reader() as reader:
             horizon = reader.horizon
         async with Listener(client, since=horizon - 1) as listener:
-            async with asyncio.timeout(10):
-                while not listener.received:
-                    await asyncio.sleep(0.02)
+            await eventually(lambda: listener.received, what="an event")
         assert listener.received[0].event == "reset"
         assert listener.received[0].data["horizon"] == horizon
         async with Listener(client, since=horizon) as fine:
-            await fine.until(horizon)
+            await fine.reached(horizon)
         assert all(e.event != "reset" for e in fine.received)
 
 
@@ -217,15 +219,16 @@ async def test_a_vm_started_through_the_api_runs_and_its_task_succeeds(
             task = await client.get(f"/tasks/{task_id}", params={"wait": "true", "timeout": 20})
             assert task.status_code == 200, task.text
             assert task.json()["status"] == "success"
-            async with asyncio.timeout(10):
-                while not any(
+            await eventually(
+                lambda: any(
                     e.data.get("id") == vm["id"]
                     and (e.data.get("patch") or e.data.get("data") or {}).get("power_state")
                     == "Running"
                     for e in listener.received
                     if e.event in ("put", "patch")
-                ):
-                    await asyncio.sleep(0.02)
+                ),
+                what="the VM Running in the stream",
+            )
         now = (await client.get(f"/vms/{vm['id']}")).json()
         assert now["power_state"] == "Running"
         # starting it again: XAPI runs the call as a task, which fails with XAPI's error
@@ -409,16 +412,20 @@ async def test_a_client_that_stops_reading_is_cut_off_and_resumes(
         )
         assert (await reader.readline()).startswith(b"HTTP/1.1 200")
         await activity(stack.sim, 100)
-        async with asyncio.timeout(60):
-            while not metrics.value("xorca_api_sse_cut_total"):
-                await asyncio.sleep(0.05)
+        await eventually(
+            lambda: metrics.value("xorca_api_sse_cut_total"),
+            what="the client cut off",
+            timeout=60,
+            interval=0.05,
+        )
         await still(stack.sim)
         writer.close()
-        assert stack.gateway.state.hub.clients == 0  # nothing kept for it
+        # nothing kept for it (the stream lets go of its subscriber as it closes)
+        await eventually(lambda: stack.gateway.state.hub.clients == 0, what="no client kept")
         end = await stack.settled()
         state, _ = await snapshot(client)
         async with Listener(client, since=0) as again:  # a new stream from the start
-            await again.until(end)
+            await again.reached(end)
         replayed: State = {}
         for event in again.received:
             apply_event(replayed, event)
@@ -440,11 +447,14 @@ async def test_two_gateways_side_by_side_tell_the_same_story(
                     await asyncio.sleep(1.5)
                     await still(stack.sim)
                     end = await stack.settled()
-                    async with asyncio.timeout(15):
-                        while second.state.hub.position < end:
-                            await asyncio.sleep(0.05)
-                    await a.until(end)
-                    await b.until(end)
+                    await eventually(
+                        lambda: second.state.hub.position >= end,
+                        what="the second gateway's live view",
+                        timeout=15,
+                        interval=0.05,
+                    )
+                    await a.reached(end)
+                    await b.reached(end)
                 assert await snapshot(one) == await snapshot(two)
         states = []
         for listener in (a, b):

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import FAST
 from tests.support.rfb_client import MiniRfbClient
-from tests.support.simthread import SimThread
+from tests.support.simthread import FAST, SimThread
+from tests.support.waiting import eventually
 from xorca.xapi.client import (
     BadPowerState,
     ConsoleUnavailable,
@@ -125,7 +125,7 @@ async def test_progress_and_cancellation(slow_sim: SimThread) -> None:
     async with connect(slow_sim) as xapi:
         running = await guests(xapi, "Running")
         task = await xapi.Async.VM.hard_shutdown(running[0])
-        assert await asyncio.wait_for(_until_progress(task), 10) > 0
+        assert await eventually(task.progress, what="progress", interval=0.05) > 0
         await task.cancel()
         with pytest.raises(TaskCancelled):
             await task.result(timeout=10)
@@ -134,12 +134,6 @@ async def test_progress_and_cancellation(slow_sim: SimThread) -> None:
         task = await xapi.Async.VM.hard_shutdown(running[1])
         await task.result(timeout=10, poll=5)
         assert await xapi.VM.get_power_state(running[1]) == "Halted"
-
-
-async def _until_progress(task: Task) -> float:
-    while (progress := await task.progress()) == 0:
-        await asyncio.sleep(0.05)
-    return progress
 
 
 async def test_rrd_updates_json_and_xml(xapi: Xapi) -> None:

@@ -9,8 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import FAST
-from tests.support.simthread import SimThread
+from tests.support.simthread import FAST, SimThread
 from xorca.xapi.client import RetryPolicy, TlsError, TlsPolicy, Xapi
 from xorca.xapi.fingerprints import normalise_fingerprint
 from xorca.xapi_sim.simulator import SimOptions

@@ -6,7 +6,6 @@ pool (forwarded to the one that does)."""
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -17,20 +16,12 @@ import pytest
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
-from tests.integration.test_collector_log import (
-    Replica,
-    entry_of,
-    log_state,
-    on_sim,
-    register,
-    settings_for,
-    settled,
-    simulated,
-    uuid_of,
-    wait_status,
-)
 from tests.support.nats import NatsServer
-from tests.support.simthread import SimThread
+from tests.support.objects_log import log_state, settled, wait_status
+from tests.support.registry import entry_of, register
+from tests.support.replica import Replica, settings_for
+from tests.support.simthread import SimThread, on_sim, simulated, uuid_of
+from tests.support.waiting import eventually
 from xorca.collector.service import Collector
 from xorca.contracts.audit import CommandAudited, decode_audit
 from xorca.contracts.commands import Command, CommandAccepted, CommandFailed, parse_reply
@@ -74,14 +65,14 @@ async def audited(js: JetStreamContext, pool: str) -> list[CommandAudited]:
 async def in_log(
     js: JetStreamContext, subject: str, test: Callable[[dict[str, Any]], bool], timeout: float = 10
 ) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
+    """Wait until the newest message of ``subject`` is a record that passes ``test``; it."""
+
+    async def passing() -> dict[str, Any]:
         op, record = (await log_state(js, subject.split(".")[3])).get(subject, ("", {}))
-        if op in ("add", "mod") and test(record):
-            return record
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{subject}: {op} {record!r:.300}")
-        await asyncio.sleep(0.1)
+        assert op in ("add", "mod") and test(record), f"{op} {record!r:.300}"
+        return record
+
+    return await eventually(passing, what=subject, timeout=timeout, interval=0.1)
 
 
 async def test_a_command_runs_end_to_end(
@@ -98,13 +89,13 @@ async def test_a_command_runs_end_to_end(
             assert isinstance(reply, CommandAccepted) and reply.request_id == "req-1"
             assert reply.task is not None and reply.task.startswith("OpaqueRef:")
             # the task runs in XAPI and comes back through the log, with its result
-            task_uuid = await on_sim(sim, 1, lambda p: p.db.get("task", reply.task)["uuid"])
+            task_uuid = await on_sim(sim, lambda p: p.db.get("task", reply.task)["uuid"])
             assert reply.task_uuid == task_uuid  # what clients know the task by
             task = await in_log(
                 js, object_subject(pool, "task", task_uuid), lambda r: r["status"] == "success"
             )
             new_vm = task["result"].removeprefix("<value>").removesuffix("</value>")
-            clone = await on_sim(sim, 1, lambda p: p.db.get("VM", new_vm))
+            clone = await on_sim(sim, lambda p: p.db.get("VM", new_vm))
             await in_log(
                 js,
                 object_subject(pool, "vm", clone["uuid"]),
@@ -153,7 +144,7 @@ async def test_a_task_whose_uuid_cannot_be_read_is_still_accepted(
             reply = await send(nc, pool, command("VM.clone", vm, "uuid unread"))
             assert isinstance(reply, CommandAccepted)
             assert reply.task is not None and reply.task_uuid is None
-            status = await on_sim(sim, 1, lambda p: p.db.get("task", reply.task)["status"])
+            status = await on_sim(sim, lambda p: p.db.get("task", reply.task)["status"])
             assert status in ("pending", "success")
 
 
@@ -191,7 +182,7 @@ async def test_bad_commands_get_clear_errors_and_never_reach_xapi(
             vm, _ = halted_vm(sim)
             _, body, code, audits = next(b for b in bodies(vm) if b[0] == case)
             target = str(uuid.uuid4()) if case == "foreign pool" else pool
-            generation = await on_sim(sim, 1, lambda p: p.db.generation)
+            generation = await on_sim(sim, lambda p: p.db.generation)
 
             reply = await send(nc, target, body)
             assert isinstance(reply, CommandFailed)
@@ -199,7 +190,7 @@ async def test_bad_commands_get_clear_errors_and_never_reach_xapi(
             assert reply.request_id == (None if case == "malformed JSON" else "req-1")
 
             assert calls == []  # nothing was sent to XAPI…
-            assert await on_sim(sim, 1, lambda p: p.db.generation) == generation  # …or done
+            assert await on_sim(sim, lambda p: p.db.generation) == generation  # …or done
         records = await audited(js, target)
         assert [(r.outcome, r.error.code if r.error else None) for r in records] == (
             [("rejected", code)] if audits else []
@@ -241,7 +232,9 @@ async def test_any_replica_answers_for_any_pool(
         async with a, b:
             for key in ("pool-1", "pool-2"):
                 await wait_status(js, key, "synced")
-            await wait_both_serving(a, b)
+            await eventually(
+                lambda: len(a.held) == 1 and len(b.held) == 1, what="a pool each", interval=0.05
+            )
             vm, _ = halted_vm(sim)
             pool = uuid_of(sim)
             describe = [command("VM.set_name_description", vm, f"n{i}", request_id=f"r{i}")
@@ -255,12 +248,6 @@ async def test_any_replica_answers_for_any_pool(
                            for m in metrics)  # fmt: skip
             assert accepted == 30 and 0 < forwarded < 30
         assert len(await audited(js, pool)) == 30  # audited once each, by the owner
-
-
-async def wait_both_serving(a: Replica, b: Replica) -> None:
-    async with asyncio.timeout(10):
-        while not (len(a.held) == 1 and len(b.held) == 1):
-            await asyncio.sleep(0.05)
 
 
 async def test_a_pool_that_stops_answering(
@@ -283,7 +270,7 @@ async def test_a_pool_that_stops_answering(
                 "XORCA_POOL_UNAVAILABLE", [pool, "disconnected"])  # fmt: skip
             await control(sim, "start")
             await wait_status(js, "pool-1", "synced", timeout=30)
-            await on_sim(sim, 1, lambda p: p.db.update("VM", vm, name_label="after the outage"))
+            await on_sim(sim, lambda p: p.db.update("VM", vm, name_label="after the outage"))
             await settled(js, sim)
 
 

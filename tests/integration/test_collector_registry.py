@@ -11,16 +11,12 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from pydantic import SecretStr
 
-from tests.integration.test_collector_log import (
-    Replica,
-    entry_of,
-    register,
-    settings_for,
-    settled,
-    simulated,
-    wait_status,
-)
 from tests.support.nats import NatsServer
+from tests.support.objects_log import settled, wait_status
+from tests.support.registry import entry_of, register
+from tests.support.replica import Replica, settings_for
+from tests.support.simthread import simulated
+from tests.support.waiting import eventually
 from xorca.bus.leases import Leases
 from xorca.contracts.passwords import PasswordCipher, generate_secret_key
 from xorca.contracts.registry import seal
@@ -70,9 +66,9 @@ async def test_broken_entries_are_reported_and_the_others_served(
             await settled(js, sim, 2)
             # removed: no longer served, its lease given back
             await registry.remove("pool-1")
-            async with asyncio.timeout(5):
-                while "pool-1" in replica.held:
-                    await asyncio.sleep(0.05)
+            await eventually(
+                lambda: "pool-1" not in replica.held, what="pool-1 let go", timeout=5, interval=0.05
+            )
             value, _ = await (await Leases.open(js)).current("pool-1")
             assert value is None
             # a runner restarted for a changed entry keeps the lease it had

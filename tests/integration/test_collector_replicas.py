@@ -7,34 +7,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
 from nats.js import JetStreamContext
 
-from tests.integration.test_collector_log import (
-    Replica,
-    entry_of,
-    register,
-    settings_for,
-    settled,
-    simulated,
-    wait_status,
-)
 from tests.support.nats import NatsServer
+from tests.support.objects_log import settled, wait_status
+from tests.support.registry import entry_of, register
+from tests.support.replica import Replica, settings_for
+from tests.support.simthread import simulated
+from tests.support.waiting import eventually
 from xorca.bus.leases import Leases
 
 POOLS = {"pool-1", "pool-2", "pool-3"}
 LEASE = 1.5
-
-
-async def until(condition: Callable[[], bool], timeout: float, what: str) -> float:
-    """Seconds until ``condition`` held."""
-    started = time.monotonic()
-    while not condition():
-        if time.monotonic() - started > timeout:
-            raise AssertionError(f"not {what} after {timeout} s")
-        await asyncio.sleep(0.01)
-    return time.monotonic() - started
 
 
 @contextlib.asynccontextmanager
@@ -79,8 +65,9 @@ async def test_two_replicas_share_three_pools_and_a_dead_ones_are_taken_over(
         async with watched([a, b]) as overlaps:
             await asyncio.gather(a.start(), b.start())
             try:
-                await until(lambda: a.held | b.held == POOLS, 10, "all pools served")
-                await until(lambda: {len(a.held), len(b.held)} == {1, 2}, 10, "shared 2 and 1")
+                await eventually(lambda: a.held | b.held == POOLS, what="all pools served")
+                await eventually(lambda: {len(a.held), len(b.held)} == {1, 2},
+                                 what="pools shared 2 and 1")  # fmt: skip
                 for key in POOLS:
                     owner = a if key in a.held else b
                     await wait_status(js, key, "synced", collector=owner.id)
@@ -89,7 +76,10 @@ async def test_two_replicas_share_three_pools_and_a_dead_ones_are_taken_over(
                 victim, survivor = (a, b) if len(a.held) == 2 else (b, a)
                 orphans = victim.held
                 await victim.kill()
-                took = await until(lambda: survivor.held == POOLS, 3 * LEASE, "taken over")
+                killed = time.monotonic()
+                await eventually(lambda: survivor.held == POOLS, what="the pools taken over",
+                                 timeout=3 * LEASE, interval=0.01)  # fmt: skip
+                took = time.monotonic() - killed
                 # the dead replica's leases expire at most a period after their last renewal,
                 # and the survivor looks every third of a period
                 assert took <= LEASE + LEASE / 3 + 0.5, took
@@ -114,14 +104,14 @@ async def test_a_clean_stop_hands_the_pools_over_at_once(
         b = Replica(settings_for(nats_server, "b", lease_period=6.0))
         async with watched([a, b]) as overlaps:
             await a.start()
-            await until(lambda: a.held == POOLS, 10, "all pools served by the first replica")
+            await eventually(lambda: a.held == POOLS, what="all pools served by the first replica")
             await b.start()
             # the newcomer gets its share: the first gives one pool back
-            await until(lambda: len(b.held) == 1 and len(a.held) == 2, 10, "shared")
+            await eventually(lambda: len(b.held) == 1 and len(a.held) == 2, what="pools shared")
             await wait_status(js, next(iter(b.held)), "synced", collector="b")
             started = time.monotonic()
             await a.stop()
-            await until(lambda: b.held == POOLS, 10, "taken over")
+            await eventually(lambda: b.held == POOLS, what="the pools taken over", interval=0.01)
             assert time.monotonic() - started < 6.0 / 3 + 1.0  # a round, not a lease period
             for key in POOLS:
                 await wait_status(js, key, "synced", collector="b")

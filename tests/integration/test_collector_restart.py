@@ -17,29 +17,26 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
-from tests.integration.test_collector_log import (
-    Replica,
-    activity,
-    entry_of,
+from tests.support.control import activity, still
+from tests.support.nats import NatsServer
+from tests.support.objects_log import (
     pool_state,
-    register,
     repeats,
-    settings_for,
     settled,
-    simulated,
-    still,
     stored_objects,
     tapped,
-    uuid_of,
     wait_status,
 )
-from tests.support.nats import NatsServer
+from tests.support.registry import entry_of, register
+from tests.support.replica import Replica, settings_for
+from tests.support.simthread import simulated, uuid_of
+from tests.support.waiting import eventually
 from xorca.bus.connection import NatsBus
 from xorca.bus.setup import ensure_streams
 from xorca.collector.adapters.log import JetStreamLog
+from xorca.collector.adapters.metrics import Metrics
 from xorca.collector.core.publish import LogIndex
-from xorca.collector.metrics import Metrics
-from xorca.collector.publisher import PoolPublisher
+from xorca.collector.service.publisher import PoolPublisher
 from xorca.contracts.subjects import OBJECTS_STREAM
 from xorca.xapi.watcher import Change
 
@@ -72,8 +69,12 @@ async def test_a_collector_killed_mid_stream_and_restarted(
             first = await Replica(settings).start()
             assert first.collector is not None
             metrics = first.collector.metrics
-            while metrics.value("xorca_collector_messages_total", outcome="stored") < 800:
-                await asyncio.sleep(0.002)
+            await eventually(
+                lambda: metrics.value("xorca_collector_messages_total", outcome="stored") >= 800,
+                what="800 messages stored",
+                timeout=60,
+                interval=0.002,
+            )
             await first.kill()
             at_kill = len(tap.messages)
             async with Replica(settings):

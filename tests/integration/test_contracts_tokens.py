@@ -7,6 +7,7 @@ import asyncio
 import pytest
 from nats.js import JetStreamContext
 
+from tests.support.waiting import eventually
 from xorca.bus.setup import ensure_streams
 from xorca.bus.tokens import Tokens
 from xorca.contracts.tokens import TokenNotFound, matches, parse_token
@@ -53,8 +54,7 @@ async def test_revocation_reaches_a_watcher(js: JetStreamContext) -> None:
                 return
 
     task = asyncio.create_task(follow())
-    while None not in seen:
-        await asyncio.sleep(0.01)
+    await eventually(lambda: None in seen, what="the initial values, then None", interval=0.01)
     assert seen[0] is not None and seen[0][0] == first.id
     await tokens.revoke(first.id)
     await asyncio.wait_for(task, 5)

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -26,22 +25,14 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from sqlalchemy.engine import make_url
 
-from tests.integration.test_collector_log import (
-    Replica,
-    activity,
-    entry_of,
-    on_sim,
-    register,
-    settings_for,
-    settled,
-    simulated,
-    still,
-    uuid_of,
-    wait_status,
-)
+from tests.support.control import activity, still
 from tests.support.nats import NatsServer
+from tests.support.objects_log import settled, wait_status
 from tests.support.postgres import admin_execute
-from tests.support.simthread import SimThread
+from tests.support.registry import entry_of, register
+from tests.support.replica import Replica, settings_for
+from tests.support.simthread import SimThread, on_sim, simulated, uuid_of
+from tests.support.waiting import eventually
 from xorca.contracts import merge_patch
 from xorca.contracts.deltas import OBJECT_TYPES, decode_delta
 from xorca.contracts.subjects import OBJECTS_STREAM, object_subject
@@ -80,14 +71,15 @@ async def last_seq(js: JetStreamContext) -> int:
 
 async def caught_up(projection: Projection, js: JetStreamContext, timeout: float = 30) -> int:
     """Wait until the projection has committed everything the stream holds; that position."""
-    deadline = time.monotonic() + timeout
-    while True:
+
+    async def committed() -> int:
         end = await last_seq(js)
-        if projection.position >= end:
-            return end
-        if time.monotonic() > deadline:
-            raise AssertionError(f"projection at {projection.position}, stream at {end}")
-        await asyncio.sleep(0.05)
+        assert projection.position >= end, f"projection at {projection.position}, stream at {end}"
+        return end
+
+    return await eventually(
+        committed, what="the projection to catch up", timeout=timeout, interval=0.05
+    )
 
 
 async def expected_objects(sim: SimThread, index: int = 1) -> Rows:
@@ -102,7 +94,7 @@ async def expected_objects(sim: SimThread, index: int = 1) -> Rows:
                 raws.append(Raw(pool.uuid, cls.lower(), ref, str(record["uuid"]), plain))
         return raws
 
-    raws: list[Raw] = await on_sim(sim, index, read)
+    raws: list[Raw] = await on_sim(sim, read, index)
     by_ref = {(raw.pool, raw.ref): raw for raw in raws}
     out: Rows = {}
     for raw in raws:
@@ -242,8 +234,12 @@ async def test_killed_and_restarted_it_applies_each_change_once(
         started: asyncio.Future[Projection] = asyncio.get_running_loop().create_future()
         task = asyncio.create_task(run_projection(settings, started=started.set_result))
         first = await started
-        while first.metrics.value("xorca_projection_messages_total") < end // 3:
-            await asyncio.sleep(0.001)
+        await eventually(
+            lambda: first.metrics.value("xorca_projection_messages_total") >= end // 3,
+            what="a third of the stream applied",
+            timeout=60,
+            interval=0.001,
+        )
         assert await cancel_and_wait(task, 10)
         async with await_store(store_url) as store:
             committed = await store.position("projection")
@@ -304,16 +300,14 @@ async def test_a_metrics_change_moves_its_vms_revision(
                     return ref, str(vm["uuid"]), metrics, actual
             raise AssertionError("no running VM")
 
-        vm_ref, vm_uuid, metrics_ref, actual = await on_sim(sim, 1, running_vm)
+        vm_ref, vm_uuid, metrics_ref, actual = await on_sim(sim, running_vm)
         async with projection.store.reader() as reader:
             before = await reader.get("vm", vm_uuid)
         assert before is not None and before.data is not None
         assert before.ref == vm_ref  # what commands name it by
         async with listening(nc) as deltas:
             grown = actual + (1 << 20)
-            await on_sim(
-                sim, 1, lambda p: p.db.update("VM_metrics", metrics_ref, memory_actual=grown)
-            )
+            await on_sim(sim, lambda p: p.db.update("VM_metrics", metrics_ref, memory_actual=grown))
             await settled(js, sim)
             await caught_up(projection, js)
         async with projection.store.reader() as reader:
@@ -321,7 +315,7 @@ async def test_a_metrics_change_moves_its_vms_revision(
         assert after is not None and after.data is not None
         assert after.rev > before.rev
         metrics_uuid = await on_sim(
-            sim, 1, lambda p: str(p.db.field("VM_metrics", metrics_ref, "uuid"))
+            sim, lambda p: str(p.db.field("VM_metrics", metrics_ref, "uuid"))
         )
         stored = await js.get_msg(
             OBJECTS_STREAM,
@@ -447,10 +441,12 @@ async def test_a_store_outage_pauses_it_and_it_resumes_without_loss(
                 f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'",
             )
             await busy(sim, js, 2)
-            deadline = time.monotonic() + 20
-            while projection.metrics.value("xorca_projection_failures_total", what="store") < 1:
-                assert time.monotonic() < deadline, "the outage went unnoticed"
-                await asyncio.sleep(0.05)
+            await eventually(
+                lambda: projection.metrics.value("xorca_projection_failures_total", what="store"),
+                what="the outage noticed",
+                timeout=20,
+                interval=0.05,
+            )
             assert not projection.readiness()[0]
             await admin_execute(postgres_admin_url, f"ALTER DATABASE {name} ALLOW_CONNECTIONS true")
             await caught_up(projection, js)

@@ -8,165 +8,24 @@ must give that same state — so nothing was lost, duplicated or invented on the
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Awaitable, Callable
-from functools import partial
-from types import TracebackType
-from typing import TypeVar
+from collections.abc import Callable
 
-from tests.support.control import control, pool_client
-from tests.support.simthread import SimThread
-from xorca.xapi.client import PoolUnreachable, RetryPolicy
-from xorca.xapi.errors import ApiError
-from xorca.xapi.values import Value
-from xorca.xapi.watcher import (
-    Backoff,
-    Batch,
-    PoolWatcher,
-    State,
-    Status,
-    Tables,
-    WatchOptions,
-    apply_changes,
+from tests.support.control import activity, control, still
+from tests.support.simthread import SimThread, on_sim
+from tests.support.watcher import (
+    OPTIONS,
+    Consumer,
+    api,
+    connect,
+    nonempty,
+    pool_tables,
+    replay,
+    vm_of,
 )
-from xorca.xapi_sim.handlers.session import open_session
-from xorca.xapi_sim.rpc import dispatch
+from xorca.xapi.client import PoolUnreachable
+from xorca.xapi.errors import ApiError
+from xorca.xapi.watcher import PoolWatcher, State, Status, WatchOptions
 from xorca.xapi_sim.state.pool import SimPool
-
-T = TypeVar("T")
-QUICK = RetryPolicy(attempts=2, backoff=0.05, max_backoff=0.1, probe_timeout=1)
-connect = partial(pool_client, retry=QUICK)
-OPTIONS = WatchOptions(poll=1.0, backoff=Backoff(0.05, 0.3))
-
-
-# ---------------------------------------------------------------------------------- harness
-
-
-async def on_sim(sim: SimThread, fn: Callable[[SimPool], Awaitable[T]]) -> T:
-    """Run ``fn(pool)`` on the simulator's loop (its state is not thread-safe)."""
-
-    async def run() -> T:
-        return await fn(sim.pool(1).pool)
-
-    return await asyncio.to_thread(sim.run, run)
-
-
-async def api(pool: SimPool, method: str, *params: Value) -> Value:
-    """A call made by another client of the pool, straight into its dispatcher."""
-    session = open_session(pool, pool.master_ref, "root", "test", is_pool=False)
-    return await dispatch.call(pool, pool.master_ref, method, [session, *params])
-
-
-async def pool_state(sim: SimThread, classes: tuple[str, ...]) -> Tables:
-    """Every record of ``classes``, as ``X.get_all_records`` would give them."""
-
-    async def read(pool: SimPool) -> Tables:
-        tables: Tables = {c: dict(pool.db.records(c)) for c in classes if c != "message"}
-        if "message" in classes:
-            tables["message"] = dict(pool.db.messages)
-        return tables
-
-    return await on_sim(sim, read)
-
-
-def replay(batches: list[Batch], start: Tables | None = None) -> Tables:
-    tables: Tables = {cls: dict(table) for cls, table in (start or {}).items()}
-    for batch in batches:
-        for change in batch.changes:
-            tables.setdefault(change.cls, {})
-        apply_changes(tables, batch.changes)
-    return {cls: table for cls, table in tables.items() if table}
-
-
-def nonempty(tables: Tables) -> Tables:
-    return {cls: table for cls, table in tables.items() if table}
-
-
-def differences(mirror: Tables, server: Tables) -> str:
-    out = []
-    for cls in sorted(set(mirror) | set(server)):
-        mine, theirs = mirror.get(cls, {}), server.get(cls, {})
-        if mine != theirs:
-            changed = [r for r in mine.keys() & theirs.keys() if mine[r] != theirs[r]]
-            out.append(
-                f"{cls}: {len(mine.keys() - theirs.keys())} extra, "
-                f"{len(theirs.keys() - mine.keys())} missing, {len(changed)} differ"
-            )
-    return "; ".join(out)
-
-
-class Consumer:
-    """A watcher consumed in the background, keeping every batch and every status."""
-
-    def __init__(self, watcher: PoolWatcher, sim: SimThread) -> None:
-        self.watcher = watcher
-        self.sim = sim
-        self.batches: list[Batch] = []
-        self.statuses: list[Status] = []
-        watcher.subscribe(self.statuses.append)
-        self._task: asyncio.Task[None] | None = None
-
-    async def __aenter__(self) -> Consumer:
-        self._task = asyncio.create_task(self._consume())
-        async with asyncio.timeout(10):
-            while not self.batches:  # the first load, handed out
-                await asyncio.sleep(0.01)
-        return self
-
-    async def __aexit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.watcher.close()
-        assert self._task is not None
-        await asyncio.wait_for(self._task, 5)  # ends cleanly: nothing escaped the loop
-
-    async def _consume(self) -> None:
-        async for batch in self.watcher:
-            self.batches.append(batch)
-
-    async def wait(self, state: State, timeout: float = 10) -> Status:
-        return await self.watcher.wait_status(lambda s: s.state is state, timeout)
-
-    async def settled(self, timeout: float = 10) -> Tables:
-        """Wait until the mirror equals the pool, then check that the batches replay to it."""
-        deadline = time.monotonic() + timeout
-        while True:
-            server = nonempty(await pool_state(self.sim, self.watcher.classes))
-            mirror = nonempty(self.watcher.snapshot())
-            # the mirror takes an answer before the consumer takes its batch: under load the
-            # consumer may be one batch behind for a moment, so wait for both
-            replayed = replay(self.batches)
-            if self.watcher.status.state is State.SYNCED and mirror == server == replayed:
-                break
-            if time.monotonic() > deadline:
-                assert mirror == server, (
-                    f"mirror ≠ pool after {timeout} s ({self.watcher.status}): "
-                    f"{differences(mirror, server)}"
-                )
-                assert replayed == server, differences(replayed, server)
-                raise AssertionError(f"not synced after {timeout} s: {self.watcher.status}")
-            await asyncio.sleep(0.1)
-        for batch in self.batches:  # each object at most once per batch
-            assert len({(c.cls, c.ref) for c in batch.changes}) == len(batch.changes)
-        return server
-
-    def resyncs(self) -> list[Batch]:
-        return [b for b in self.batches[1:] if b.resync]
-
-    def visited(self, state: State) -> bool:
-        return any(s.state is state for s in self.statuses)
-
-
-async def activity(sim: SimThread, rate: float) -> None:
-    """Set the pool's activity; stopping it also waits for the operations it started (VM power
-    changes run for the simulated operation time after the activity stops), so that the pool
-    holds still while a test compares it with the mirror."""
-    await control(sim, "activity", {"rate": rate})
-    if rate == 0:
-        deadline = time.monotonic() + 10
-        while sim.pool(1).pool.running and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
-
 
 # ------------------------------------------------------------------------------- scenarios
 
@@ -177,7 +36,7 @@ async def test_the_initial_load_and_the_changes_after_it(fresh_sim: SimThread) -
         assert first.resync and {ch.op for ch in first.changes} == {"add"}
         await activity(fresh_sim, 80)
         await asyncio.sleep(1.5)
-        await activity(fresh_sim, 0)
+        await still(fresh_sim)
         server = await c.settled()
         assert len(c.batches) > 3 and not c.resyncs() and not c.visited(State.DEGRADED)
         # the same through the client's own get_all_records
@@ -194,7 +53,7 @@ async def test_a_master_switch_during_the_event_loop(fresh_sim: SimThread) -> No
         member = next(pool.address_of(r) for r in pool.db.refs("host") if r != pool.master_ref)
         await control(fresh_sim, "master", {"host": member})
         await asyncio.sleep(0.8)
-        await activity(fresh_sim, 0)
+        await still(fresh_sim)
         await c.settled()
         assert c.watcher.status.master == xapi.url_for(member)
         assert c.resyncs() and c.watcher.status.resyncs >= 1
@@ -211,7 +70,7 @@ async def test_session_expiry(fresh_sim: SimThread) -> None:
         for expiry in (1, 2):
             await activity(fresh_sim, 50)
             await asyncio.sleep(0.4)
-            await activity(fresh_sim, 0)  # see activity()
+            await still(fresh_sim)  # see still()
             await control(fresh_sim, "expire-sessions")  # wakes the blocked event.from
             await c.watcher.wait_status(resynced(expiry), 5)
             assert xapi.login_count == 1 + expiry
@@ -228,7 +87,7 @@ async def test_connections_dropped_mid_call(fresh_sim: SimThread) -> None:
         for pause in (0.1, 0.3, 0.05, 0.2, 0.4):
             await asyncio.sleep(pause)
             await control(fresh_sim, "drop-connections")
-        await activity(fresh_sim, 0)  # see activity()
+        await still(fresh_sim)  # see still()
         await control(fresh_sim, "expire-sessions")  # forces a resync: cut it while it loads
         await asyncio.sleep(0.25)
         await control(fresh_sim, "drop-connections")
@@ -242,7 +101,7 @@ async def test_latency(fresh_sim: SimThread) -> None:
         await control(fresh_sim, "latency", {"seconds": 0.3})
         await activity(fresh_sim, 50)
         await asyncio.sleep(1.5)
-        await activity(fresh_sim, 0)
+        await still(fresh_sim)
         await c.settled()
         await control(fresh_sim, "reset")
         assert not c.resyncs() and not c.visited(State.DEGRADED)
@@ -272,16 +131,6 @@ async def test_calls_failing(fresh_sim: SimThread) -> None:
             await control(fresh_sim, "fail-calls", method="DELETE")
             await c.settled()
             assert c.watcher.status.resyncs == resyncs + 1
-
-
-def vm_of(pool: SimPool, power_state: str = "Running") -> str:
-    """A guest VM in ``power_state``."""
-    for ref, vm in pool.db.records("VM"):
-        if vm["power_state"] == power_state and not (
-            vm["is_a_template"] or vm["is_control_domain"] or vm["is_a_snapshot"]
-        ):
-            return ref
-    raise AssertionError(f"no {power_state} guest")
 
 
 async def test_a_pool_stopped_and_restarted_with_changes_meanwhile(fresh_sim: SimThread) -> None:
@@ -368,7 +217,7 @@ async def test_deletions_lost_from_tombstones_are_caught_by_valid_ref_counts(
         assert batches[-2].count("del") + batches[-1].count("del") == 600
         reasons = [s.reason for s in statuses if s.state is State.RESYNCING]
         assert reasons and "valid_ref_counts" in reasons[0]
-        server = await pool_state(fresh_sim, watcher.classes)
+        server = await pool_tables(fresh_sim, watcher.classes)
         assert watcher.snapshot() == server and replay(batches) == nonempty(server)
 
         # the same when the tombstones are simply gone
@@ -384,7 +233,7 @@ async def test_deletions_lost_from_tombstones_are_caught_by_valid_ref_counts(
         assert batches[-1].resync and ("del", doomed) in {
             (c.op, c.ref) for c in batches[-1].changes
         }
-        assert watcher.snapshot() == await pool_state(fresh_sim, watcher.classes)
+        assert watcher.snapshot() == await pool_tables(fresh_sim, watcher.classes)
         watcher.close()
 
 

@@ -17,15 +17,8 @@ import httpx
 import orjson
 import pytest
 
-from tests.integration.test_watcher_faults import (
-    OPTIONS,
-    Consumer,
-    api,
-    connect,
-    on_sim,
-    vm_of,
-)
-from tests.support.simthread import SimThread
+from tests.support.simthread import SimThread, on_sim
+from tests.support.watcher import OPTIONS, Consumer, api, connect, vm_of
 from xorca.xapi.errors import ConnectionFailed, PoolUnreachable, ProtocolError
 from xorca.xapi.watcher import PoolWatcher, State
 from xorca.xapi_sim.state.pool import SimPool

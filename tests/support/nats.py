@@ -12,9 +12,10 @@ import json
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 from types import TracebackType
+
+from tests.support.waiting import eventually_sync
 
 BINARY = Path(sys.executable).parent / "nats-server"
 
@@ -82,21 +83,21 @@ class NatsServer:
         self.start()
 
     def _wait_ready(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        last_error: Exception | None = None
-        while time.monotonic() < deadline:
+        def ready() -> bool:
             assert self._process is not None
             if self._process.poll() is not None:
                 stderr = self._process.stderr.read().decode() if self._process.stderr else ""
                 raise RuntimeError(f"nats-server exited with {self._process.returncode}: {stderr}")
             try:
-                if self._info().get("jetstream"):
-                    return
+                return bool(self._info().get("jetstream"))
             except OSError as e:
-                last_error = e
-            time.sleep(0.02)
-        self.stop()
-        raise TimeoutError(f"nats-server on port {self.port} not ready: {last_error}")
+                raise AssertionError(repr(e)) from e  # not yet: says why
+
+        try:
+            eventually_sync(ready, what=f"nats-server on port {self.port}", timeout=timeout)
+        except AssertionError:
+            self.stop()
+            raise
 
     def _info(self) -> dict[str, object]:
         with socket.create_connection(("127.0.0.1", self.port), timeout=1) as conn:

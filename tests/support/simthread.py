@@ -1,22 +1,31 @@
-"""A simulator running in a thread of its own, for tests whose clients block (the xenapi SDK).
+"""A simulator running in a thread of its own, for tests whose clients block (the xenapi SDK), and
+for every test that runs a simulated pool beside the code it tests.
 
 The simulator keeps its own event loop; tests reach its state through `run` (a coroutine on that
-loop) or read it directly for assertions.
+loop), `on_sim` from async code, or read it directly for assertions. `FAST` are the timings the
+tests run the simulator with; `simulated` starts one with them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import inspect
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import Future
 from typing import Any, TypeVar
 
 from xorca.xapi_sim.http.control import ControlEndpoint
 from xorca.xapi_sim.run import simulator_running
 from xorca.xapi_sim.simulator import RunningPool, SimOptions, Simulator
+from xorca.xapi_sim.state.pool import SimConfig, SimPool
 
 T = TypeVar("T")
+
+#: failed logins, operations and event batching in fractions of a second, so that tests take
+#: seconds
+FAST = SimConfig(failed_login_delay=0.2, operation_seconds=0.2, event_batching_delay=0.01)
 
 
 class SimThread:
@@ -74,3 +83,29 @@ class SimThread:
 
 async def _call(fn: Callable[[], Awaitable[T]]) -> T:
     return await fn()
+
+
+@contextlib.contextmanager
+def simulated(pools: int = 1, vms: int = 8, seed: int = 21) -> Iterator[SimThread]:
+    """A simulator of its own: ``pools`` pools of two hosts and ``vms`` VMs each, `FAST`."""
+    with SimThread(SimOptions(pools=pools, hosts_per_pool=2, vms_per_pool=vms, seed=seed,
+                              config=FAST)) as sim:  # fmt: skip
+        yield sim
+
+
+def uuid_of(sim: SimThread, index: int = 1) -> str:
+    """The uuid of pool ``index``."""
+    return sim.pool(index).pool.uuid
+
+
+async def on_sim(sim: SimThread, fn: Callable[[SimPool], T | Awaitable[T]], index: int = 1) -> T:
+    """``fn(pool)`` (a function or a coroutine function) on the simulator's loop, whose state is
+    not thread-safe; its result."""
+
+    async def call() -> T:
+        result = fn(sim.pool(index).pool)
+        if inspect.isawaitable(result):
+            return await result  # type: ignore[no-any-return]
+        return result
+
+    return await asyncio.to_thread(sim.run, call)

@@ -3,9 +3,7 @@ projection and the api gateway, each as the CLI runs it (in this process), over 
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -14,18 +12,14 @@ import httpx
 from nats.js import JetStreamContext
 from pydantic import SecretStr
 
-from tests.integration.test_collector_log import (
-    KEY,
-    Replica,
-    entry_of,
-    register,
-    settings_for,
-    wait_status,
-)
 from tests.support.nats import NatsServer
+from tests.support.objects_log import settled, wait_status
+from tests.support.registry import KEY, entry_of, register
+from tests.support.replica import Replica, settings_for
 from tests.support.simthread import SimThread
-from xorca.api.bootstrap import Gateway
+from tests.support.waiting import eventually
 from xorca.api.bootstrap import run as run_api
+from xorca.api.service import Gateway
 from xorca.api.settings import ApiSettings
 from xorca.bus.tokens import Tokens
 from xorca.contracts.subjects import OBJECTS_STREAM
@@ -42,6 +36,7 @@ class Stack:
     gateway: Gateway
     token: str
     js: JetStreamContext
+    pools: int = 1
 
     @property
     def url(self) -> str:
@@ -52,19 +47,22 @@ class Stack:
         return httpx.AsyncClient(base_url=self.url, headers=headers, timeout=30, **options)
 
     async def settled(self, timeout: float = 30) -> int:
-        """Wait until the projection has applied the whole stream and the gateway's live view
-        caught up with the store; that revision."""
-        deadline = time.monotonic() + timeout
-        while True:
+        """Wait until the log says what the pools hold, the projection has applied the whole
+        stream and the gateway's live view caught up with the store; that revision."""
+        for index in range(1, self.pools + 1):
+            await settled(self.js, self.sim, index, timeout)
+
+        async def caught_up() -> int:
             end = (await self.js.stream_info(OBJECTS_STREAM)).state.last_seq
-            if self.projection.position >= end and self.gateway.state.hub.position >= end:
-                return end
-            if time.monotonic() > deadline:
-                raise AssertionError(
-                    f"stream {end}, projection {self.projection.position}, "
-                    f"gateway {self.gateway.state.hub.position}"
-                )
-            await asyncio.sleep(0.05)
+            projection, gateway = self.projection.position, self.gateway.state.hub.position
+            assert projection >= end and gateway >= end, (
+                f"stream {end}, projection {projection}, gateway {gateway}"
+            )
+            return end
+
+        return await eventually(
+            caught_up, what="the projection and the gateway", timeout=timeout, interval=0.05
+        )
 
 
 @contextlib.asynccontextmanager
@@ -109,6 +107,6 @@ async def running_stack(
     ):
         for i in range(1, pools + 1):
             await wait_status(js, f"pool-{i}", "synced", timeout=30)
-        stack = Stack(sim, projection, gateway, token, js)
+        stack = Stack(sim, projection, gateway, token, js, pools)
         await stack.settled()
         yield stack

@@ -4,13 +4,13 @@ objects named in bodies are resolved or refused with the field's name."""
 
 from __future__ import annotations
 
-import asyncio
 import re
 from typing import Any
 
 import pytest
 from pydantic import BaseModel, ValidationError
 
+from tests.support.waiting import eventually
 from xorca.api.core.actions import (
     COLLECTIONS,
     MAX_BULK,
@@ -371,9 +371,11 @@ class _Lab:
             task = await self.call(f"Async.{cmd.method}", *args)
         except XapiError as e:
             return "refused", e.description
-        async with asyncio.timeout(10):
-            while self.db.get("task", task)["status"] in ("pending", "cancelling"):
-                await asyncio.sleep(0.005)
+        await eventually(
+            lambda: self.db.get("task", task)["status"] not in ("pending", "cancelling"),
+            what=f"{cmd.method} to finish",
+            interval=0.005,
+        )
         record = self.db.get("task", task)
         return str(record["status"]), [str(e) for e in record["error_info"]]  # type: ignore[union-attr]
 
@@ -395,9 +397,11 @@ async def test_every_action_runs_on_the_simulator(act: Action) -> None:
     )
     assert await lab.outcome(cmd) == ("success", [])
     if act.collection == "tasks":
-        async with asyncio.timeout(10):
-            while lab.db.get("task", target)["status"] != "cancelled":
-                await asyncio.sleep(0.01)
+        await eventually(
+            lambda: lab.db.get("task", target)["status"] == "cancelled",
+            what="the task cancelled",
+            interval=0.01,
+        )
 
 
 def test_the_lab_pool_has_every_kind_of_target() -> None:

@@ -26,14 +26,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import TypeAdapter, ValidationError
 
+from tests.support import record_fuzz as fuzz
 from tests.support.browser import missing
-from tests.unit import test_projection_translate_fuzz as fuzz
-from tests.unit.test_projection_translate_pools import (
-    DUMP_FILES,
-    dump_objects,
-    sim_pool,
-    translate_all,
-)
+from tests.support.translated_pools import DUMP_FILES, dump_objects, sim_pool, translate_all
 from xorca.contracts.base import ErrorBody
 from xorca.contracts.deltas import OBJECT_TYPES
 from xorca.contracts.status import PoolStatusChanged

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tests.unit.test_projection_translate_objects import NULL, POOL, Records, ref
+from tests.support.raw_records import NULL, POOL, Records, ref
 from xorca.contracts.base import ErrorBody
 from xorca.contracts.status import PoolStatusChanged
 from xorca.projection.core.records import ClientObject, Raw

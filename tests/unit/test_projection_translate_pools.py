@@ -6,28 +6,26 @@ together: no ``None``, every ``$link`` names an object of the same pool, types a
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
-from functools import cache
-from pathlib import Path
 
 import pytest
 
-from tests.conftest import FAST
-from tests.support.statedb import StateDb, load_statedb
-from tests.unit.test_projection_translate_fuzz import assert_json_ready
-from xorca.projection.core.records import ClientObject, Raw
-from xorca.projection.core.translate import PRIMARY_CLASSES, translate, type_of
-from xorca.xapi.codec.jsonrpc import decode_jsonrpc_response, encode_jsonrpc_result
-from xorca.xapi.datamodel import EVENTLESS
-from xorca.xapi.errors import XapiError
+from tests.support.simthread import FAST
+from tests.support.translated_pools import (
+    DUMP_FILES,
+    dump,
+    dump_objects,
+    served,
+    sim_pool,
+    translate_all,
+)
+from tests.support.waiting import eventually
+from xorca.projection.core.records import ClientObject
+from xorca.projection.core.translate import PRIMARY_CLASSES, type_of
 from xorca.xapi.values import Value
 from xorca.xapi_sim.content.inventory import build_pool
 from xorca.xapi_sim.rpc import dispatch
 from xorca.xapi_sim.state.pool import SimPool
-
-DUMPS = Path(__file__).resolve().parents[1] / "data" / "xenadmin"
-DUMP_FILES = sorted(DUMPS.glob("*.xml"))
 
 
 def links(value: object, path: str = "") -> Iterator[tuple[str, str]]:
@@ -46,28 +44,6 @@ def links(value: object, path: str = "") -> Iterator[tuple[str, str]]:
             yield from links(item, f"{path}[{i}]")
 
 
-def translate_all(records: dict[str, Raw]) -> dict[str, ClientObject]:
-    """Every object of a pool by id, checked one by one."""
-
-    def lookup(pool: str, ref: str) -> Raw | None:
-        found = records.get(ref)
-        return found if found is not None and found.pool == pool else None
-
-    objects: dict[str, ClientObject] = {}
-    for raw in records.values():
-        found = translate(raw, lookup)
-        if raw.cls not in PRIMARY_CLASSES:
-            assert found is None
-            continue
-        assert found is not None, raw.ref
-        assert found.type == type_of(raw.cls, raw.record)
-        assert (found.id, found.pool) == (raw.uuid, raw.pool)
-        assert_json_ready(found.data)
-        assert found.id not in objects
-        objects[found.id] = found
-    return objects
-
-
 def assert_links_resolve(objects: dict[str, ClientObject]) -> None:
     for obj in objects.values():
         for path, target in links(obj.data):
@@ -75,16 +51,6 @@ def assert_links_resolve(objects: dict[str, ClientObject]) -> None:
 
 
 # ---- the XenAdmin dumps --------------------------------------------------------------------------
-
-
-@cache
-def dump(name: str) -> StateDb:
-    return load_statedb(DUMPS / name)
-
-
-@cache
-def dump_objects(name: str) -> dict[str, ClientObject]:
-    return translate_all(dump(name).records)
 
 
 def test_the_dumps_are_there() -> None:
@@ -154,36 +120,6 @@ def test_dump_values_are_unprotected_and_secrets_dropped() -> None:
 # ---- a simulated pool --------------------------------------------------------------------------
 
 
-async def served(pool: SimPool) -> dict[str, Raw]:
-    """Every record of ``pool`` as its master serves ``<class>.get_all_records`` over JSON-RPC."""
-    master = pool.master_ref
-    login: list[Value] = [pool.config.username, pool.config.password]
-    session = await dispatch.call(pool, master, "session.login_with_password", login)
-    assert isinstance(session, str)
-    classes = [name for name, rows in pool.db.tables.items() if rows]
-    classes = [c for c in classes if c.lower() not in EVENTLESS] + ["message"]
-    out: dict[str, Raw] = {}
-    for cls in classes:
-        try:
-            answer = await dispatch.call(pool, master, f"{cls}.get_all_records", [session])
-        except XapiError as e:  # VIF_metrics, VBD_metrics: removed classes, as on real XAPI
-            if e.code != "MESSAGE_REMOVED":
-                raise
-            continue
-        wire = decode_jsonrpc_response(encode_jsonrpc_result(1, "2.0", answer)).unwrap()
-        assert isinstance(wire, dict)
-        for ref, record in wire.items():
-            assert isinstance(record, dict)
-            out[ref] = Raw(pool.uuid, cls.lower(), ref, str(record["uuid"]), record)
-    return out
-
-
-@cache
-def sim_pool() -> tuple[SimPool, dict[str, Raw]]:
-    pool = build_pool(name="Lab", index=1, hosts=3, vms=12, seed=7, config=FAST, now=1.8e9)
-    return pool, asyncio.run(served(pool))
-
-
 def test_every_record_of_a_simulated_pool_translates_and_links_resolve() -> None:
     pool, records = sim_pool()
     objects = translate_all(records)
@@ -249,19 +185,19 @@ async def test_a_running_operation_and_the_task_that_made_a_clone() -> None:
         pool, pool.master_ref, "Async.VM.clone", [session, halted.ref, "the clone"]
     )
     assert isinstance(task, str)
-    for _ in range(100):  # the operation starts in a task of its own
-        if pool.db.field("VM", halted.ref, "current_operations"):
-            break
-        await asyncio.sleep(0.01)
+    await eventually(  # the operation starts in a task of its own
+        lambda: pool.db.field("VM", halted.ref, "current_operations"),
+        what="the clone marked on the VM",
+        interval=0.01,
+    )
 
     during = translate_all(await served(pool))
     # XAPI keys the operation by task ref; the object by the task's uuid
     assert during[halted.uuid].data["current_operations"] == {task_uuid(pool, task): "clone"}
 
-    for _ in range(100):
-        if pool.db.field("task", task, "status") != "pending":
-            break
-        await asyncio.sleep(0.02)
+    await eventually(
+        lambda: pool.db.field("task", task, "status") != "pending", what="the clone to end"
+    )
     after = translate_all(await served(pool))
     done = after[task_uuid(pool, task)].data
     assert done["status"] == "success"

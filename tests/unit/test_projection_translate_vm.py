@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.unit.test_projection_translate_objects import NULL, POOL, Records, ref
+from tests.support.raw_records import NULL, POOL, Records, ref
 from xorca.projection.core.records import Raw
 
 # ---- vm ----------------------------------------------------------------------------------------

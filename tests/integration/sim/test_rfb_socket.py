@@ -21,6 +21,7 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from tests.support.console_clock import T0, Clock
 from tests.support.rfb_client import MiniRfbClient
+from tests.support.waiting import eventually
 from xorca.xapi_sim.consoles.rfb import PixelFormat, serve_rfb, translate
 from xorca.xapi_sim.consoles.screen import ConsoleScreen
 from xorca.xapi_sim.consoles.websocket import WebSocketHandshakeError, accept_websocket
@@ -127,10 +128,7 @@ def rgba(frame: bytes, width: int = 800, height: int = 600) -> np.ndarray[Any, A
 
 
 async def session_ends(console: Console) -> None:
-    for _ in range(100):
-        if console.finished:
-            break
-        await asyncio.sleep(0.05)
+    await eventually(lambda: console.finished, what="the session to end", interval=0.05)
     assert console.finished == [None]
 
 

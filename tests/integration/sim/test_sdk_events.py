@@ -13,6 +13,7 @@ import XenAPI
 
 from tests.support.sdk import raw_proxy, sdk_session
 from tests.support.simthread import SimThread
+from tests.support.waiting import eventually_sync
 
 TOKEN = re.compile(r"^\d{20},\d{20}$")
 
@@ -171,8 +172,9 @@ def test_vm_started_arrives_through_event_from_after_an_async_start(
     uuid = xapi.xenapi.VM.get_uuid(vm)
     task = xapi.xenapi.Async.VM.start(vm, False, False)
     started, done = None, None
-    deadline = time.monotonic() + 30
-    while (started is None or done is None) and time.monotonic() < deadline:
+
+    def both_seen() -> bool:
+        nonlocal token, started, done
         batch = event_from(xapi, ["message", "task"], token, 10.0)
         token = batch["token"]
         for e in batch["events"]:
@@ -184,6 +186,9 @@ def test_vm_started_arrives_through_event_from_after_an_async_start(
                 started = e
             elif e["ref"] == task and record.get("status") == "success":
                 done = e
+        return started is not None and done is not None
+
+    eventually_sync(both_seen, what="VM_STARTED and the task's success", timeout=30, interval=0)
     assert started is not None and done is not None
     message = started["snapshot"]
     assert (message["cls"], message["priority"], started["id"]) == ("VM", "5", "0")

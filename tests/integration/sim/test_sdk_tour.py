@@ -7,7 +7,6 @@ task polling, a failing task, and a removed method (XAPI.md §1, §3, §4).
 
 from __future__ import annotations
 
-import time
 import xmlrpc.client
 from collections.abc import Iterator
 from typing import Any
@@ -17,6 +16,7 @@ import XenAPI
 
 from tests.support.sdk import raw_proxy, sdk_session
 from tests.support.simthread import SimThread
+from tests.support.waiting import eventually_sync
 from xorca.xapi.datamodel import NULL_REF, datamodel
 
 DM = datamodel()
@@ -47,11 +47,12 @@ def guests(xapi: XenAPI.Session, power_state: str) -> list[str]:
 
 def wait_task(xapi: XenAPI.Session, task: str, timeout: float = 30) -> str:
     """Poll the task until it is no longer running; its final status."""
-    deadline = time.monotonic() + timeout
-    while (status := xapi.xenapi.task.get_status(task)) in ("pending", "cancelling"):
-        assert time.monotonic() < deadline, f"task {task} still {status} after {timeout} s"
-        time.sleep(0.02)
-    return str(status)
+
+    def final() -> str | None:
+        status = str(xapi.xenapi.task.get_status(task))
+        return None if status in ("pending", "cancelling") else status
+
+    return eventually_sync(final, what=f"task {task} to finish", timeout=timeout)
 
 
 def task_result(xapi: XenAPI.Session, task: str) -> Any:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 import xmlrpc.client
 from collections.abc import Iterator
 from typing import Any
@@ -12,6 +11,7 @@ import XenAPI
 
 from tests.support.sdk import sdk_session
 from tests.support.simthread import SimThread
+from tests.support.waiting import eventually_sync
 
 
 @pytest.fixture
@@ -32,16 +32,17 @@ def vms_in(xapi: XenAPI.Session, power_state: str) -> list[str]:
 
 
 def wait_task(xapi: XenAPI.Session, task: str, timeout: float = 30) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
+    """Poll the task until it is no longer running; its record, with the progress it showed."""
     progress = []
-    while time.monotonic() < deadline:
-        record = xapi.xenapi.task.get_record(task)
+
+    def finished() -> dict[str, Any] | None:
+        record: dict[str, Any] = xapi.xenapi.task.get_record(task)
         progress.append(float(record["progress"]))
-        if record["status"] not in ("pending", "cancelling"):
-            record["seen_progress"] = progress
-            return record  # type: ignore[no-any-return]
-        time.sleep(0.02)
-    raise AssertionError(f"task {task} did not finish")
+        return None if record["status"] in ("pending", "cancelling") else record
+
+    record = eventually_sync(finished, what=f"task {task} to finish", timeout=timeout)
+    record["seen_progress"] = progress
+    return record
 
 
 def test_lifecycle_round_trip(xapi: XenAPI.Session) -> None:
@@ -180,8 +181,10 @@ def test_async_failure_and_running_operation_conflicts(xapi: XenAPI.Session) -> 
     assert failed["error_info"] == ["VM_BAD_POWER_STATE", running, "halted", "running"]
 
     task = xapi.xenapi.Async.VM.clean_shutdown(running)
-    time.sleep(0.05)
-    assert xapi.xenapi.VM.get_current_operations(running) == {task: "clean_shutdown"}
+    marked = eventually_sync(  # the call runs in a task of its own
+        lambda: xapi.xenapi.VM.get_current_operations(running), what="the shutdown marked"
+    )
+    assert marked == {task: "clean_shutdown"}
     with pytest.raises(XenAPI.Failure) as info:
         xapi.xenapi.VM.suspend(running)
     assert info.value.details == [

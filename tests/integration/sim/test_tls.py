@@ -10,8 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import FAST
-from tests.support.simthread import SimThread
+from tests.support.simthread import FAST, SimThread
 from xorca.xapi_sim.simulator import SimOptions
 
 

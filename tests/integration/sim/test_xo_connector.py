@@ -25,9 +25,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import FAST
 from tests.support.sdk import sdk_session
-from tests.support.simthread import SimThread
+from tests.support.simthread import FAST, SimThread
 from xorca.xapi.datamodel import datamodel
 from xorca.xapi_sim.simulator import SimOptions
 from xorca.xapi_sim.state.db import Database

@@ -6,6 +6,7 @@ import asyncio
 
 import pytest
 
+from tests.support.waiting import eventually
 from xorca.xapi.datamodel import NULL_REF
 from xorca.xapi.values import DateTime, Value
 from xorca.xapi_sim.content import activity as activity_module
@@ -197,7 +198,7 @@ async def test_runs_in_the_background_through_the_vm_handlers(pool: SimPool) -> 
     assert act.counts["power"] > 0
     assert pool.db.generation > generation
     assert any(str(t["name_label"]).startswith("Async.VM.") for _, t in pool.db.records("task"))
-    await asyncio.sleep(CONFIG.operation_seconds * 3)  # let the last operations finish
+    await eventually(lambda: not pool.running, what="the last operations to finish")
     assert any(
         states.get(ref) not in (None, vm["power_state"]) for ref, vm in pool.db.records("VM")
     )

@@ -3,7 +3,6 @@ dom0s, a shared SR and a host-local one, one network with a PIF per host, runnin
 
 from __future__ import annotations
 
-import asyncio
 import time
 from dataclasses import dataclass, field
 
@@ -19,6 +18,7 @@ from tests.support.small_pool import (
     numbered_host,
     plugged_sr,
 )
+from tests.support.waiting import eventually
 from xorca.xapi.values import DateTime, Value
 from xorca.xapi_sim.handlers import host as host_handlers
 from xorca.xapi_sim.handlers import pool as pool_handlers
@@ -44,13 +44,6 @@ class Lab(HostsLab):
 
     def live(self, n: int) -> bool:
         return bool(self.db.field("host_metrics", str(self.host(n)["metrics"]), "live"))
-
-    async def wait(self, predicate: object, what: str) -> None:
-        for _ in range(400):
-            if callable(predicate) and predicate():
-                return
-            await asyncio.sleep(OP_SECONDS / 10)
-        raise AssertionError(f"never happened: {what}")
 
 
 def _host(db: Database, n: int, total: int, network: str) -> str:
@@ -150,10 +143,14 @@ async def test_reboot_returns_at_once_then_the_host_goes_down_and_comes_back(lab
     ((task, op),) = lab.host(2)["current_operations"].items()  # type: ignore[union-attr]
     assert op == "reboot"
     assert lab.db.field("task", task, "name_label") == "Host is rebooting"
-    await lab.wait(lambda: not lab.live(2), "host down")
+    await eventually(lambda: not lab.live(2), what="host down", interval=OP_SECONDS / 10)
     assert await lab.fails("host.get_servertime", host) == ["HOST_OFFLINE", host]
-    await lab.wait(lambda: lab.live(2), "host back")
-    await lab.wait(lambda: not lab.host(2)["current_operations"], "reboot finished")
+    await eventually(lambda: lab.live(2), what="host back", interval=OP_SECONDS / 10)
+    await eventually(
+        lambda: not lab.host(2)["current_operations"],
+        what="reboot finished",
+        interval=OP_SECONDS / 10,
+    )
     assert lab.host(2)["enabled"] is True
     assert lab.db.field("task", task, "status") == "success"
 
@@ -162,7 +159,11 @@ async def test_disable_without_auto_enable_survives_a_reboot(lab: Lab) -> None:
     host = lab.hosts[2]
     await lab.call("host.disable", host, False)
     await lab.call("host.reboot", host)
-    await lab.wait(lambda: not lab.host(2)["current_operations"], "reboot finished")
+    await eventually(
+        lambda: not lab.host(2)["current_operations"],
+        what="reboot finished",
+        interval=OP_SECONDS / 10,
+    )
     assert lab.live(2)
     assert lab.host(2)["enabled"] is False
 
@@ -171,7 +172,11 @@ async def test_shutdown_then_power_on_needs_a_power_on_mode(lab: Lab) -> None:
     host = lab.hosts[2]
     await lab.call("host.disable", host)
     await lab.call("host.shutdown", host)
-    await lab.wait(lambda: not lab.host(2)["current_operations"], "shutdown finished")
+    await eventually(
+        lambda: not lab.host(2)["current_operations"],
+        what="shutdown finished",
+        interval=OP_SECONDS / 10,
+    )
     assert not lab.live(2)
     assert await lab.fails("host.power_on", host) == ["HOST_POWER_ON_MODE_DISABLED"]
     await lab.call("host.set_power_on_mode", host, "wake-on-lan", {})
@@ -211,9 +216,17 @@ async def test_async_evacuate_migrates_every_guest_and_reports_progress(lab: Lab
         lab.pool, lab.hosts[0], "Async.host.evacuate", [lab.session, lab.hosts[0]]
     )
     assert isinstance(task, str)
-    await lab.wait(lambda: lab.host(0)["current_operations"], "evacuation marked")
+    await eventually(
+        lambda: lab.host(0)["current_operations"],
+        what="evacuation marked",
+        interval=OP_SECONDS / 10,
+    )
     assert list(lab.host(0)["current_operations"].values()) == ["evacuate"]  # type: ignore[union-attr]
-    await lab.wait(lambda: lab.db.field("task", task, "status") != "pending", "evacuation done")
+    await eventually(
+        lambda: lab.db.field("task", task, "status") != "pending",
+        what="evacuation done",
+        interval=OP_SECONDS / 10,
+    )
     record = lab.db.get("task", task)
     assert record["status"] == "success", record["error_info"]
     assert record["progress"] == 1.0
@@ -234,7 +247,11 @@ async def test_maintenance_workflow_disable_evacuate_reboot(lab: Lab) -> None:
     await lab.call("host.disable", host)
     await _empty_host(lab, 0)
     await lab.call("host.reboot", host)
-    await lab.wait(lambda: not lab.host(0)["current_operations"], "reboot finished")
+    await eventually(
+        lambda: not lab.host(0)["current_operations"],
+        what="reboot finished",
+        interval=OP_SECONDS / 10,
+    )
     assert lab.host(0)["enabled"] is True
 
 

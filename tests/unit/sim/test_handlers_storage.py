@@ -4,12 +4,12 @@ guest and a halted guest, each with a disk and an empty CD drive."""
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field
 
 import pytest
 
 from tests.support.small_pool import GIB, MIB, OneHostLab, lab_pool, lone_host, plugged_sr
+from tests.support.waiting import eventually
 from xorca.xapi.datamodel import NULL_REF
 from xorca.xapi.values import Value
 from xorca.xapi_sim.handlers import storage, vbd
@@ -199,17 +199,16 @@ async def test_cancelled_copy_leaves_no_vdi_behind(lab: Lab) -> None:
     task = await dispatch.call(
         lab.pool, lab.host, "Async.VDI.copy", [lab.session, source, lab.srs["lvm"]]
     )
-    for _ in range(100):
-        if set(lab.db.refs("VDI")) != vdis_before:
-            break
-        await asyncio.sleep(OP_SECONDS / 20)
+    await eventually(
+        lambda: set(lab.db.refs("VDI")) != vdis_before, what="the copy", interval=OP_SECONDS / 20
+    )
     assert len(set(lab.db.refs("VDI")) - vdis_before) == 1  # visible while it copies
     await lab.call("task.cancel", task)
-    for _ in range(100):
-        if lab.db.field("task", str(task), "status") == "cancelled":
-            break
-        await asyncio.sleep(OP_SECONDS / 10)
-    assert lab.db.field("task", str(task), "status") == "cancelled"
+    await eventually(
+        lambda: lab.db.field("task", str(task), "status") == "cancelled",
+        what="the copy cancelled",
+        interval=OP_SECONDS / 10,
+    )
     assert set(lab.db.refs("VDI")) == vdis_before
     assert lab.sr("lvm")["physical_utilisation"] == before["physical_utilisation"]
 

@@ -4,149 +4,14 @@ shared/local/small SRs, a tools VM, a PV VM without tools, templates)."""
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
 
 import pytest
 
-from tests.support.small_pool import (
-    GIB,
-    MIB,
-    HostsLab,
-    control_domain,
-    lab_pool,
-    numbered_host,
-    plugged_sr,
-)
+from tests.support.small_pool import GIB, MIB
+from tests.support.vm_lab import OP_SECONDS, Lab, build_lab
+from tests.support.waiting import eventually
 from xorca.xapi.datamodel import NULL_REF, vm_operation_rules
 from xorca.xapi.values import Value
-from xorca.xapi_sim.handlers import storage
-from xorca.xapi_sim.state.db import Database
-from xorca.xapi_sim.vm import operation, placement
-
-OP_SECONDS = 0.04
-DISKS_XML = (
-    '<provision><disk device="0" size="4294967296" sr="" bootable="true" type="system"/>'
-    '<disk device="1" size="1073741824" sr="" bootable="false" type="user"/></provision>'
-)
-
-
-@dataclass
-class Lab(HostsLab):
-    srs: dict[str, str] = field(default_factory=dict)
-    vms: dict[str, str] = field(default_factory=dict)
-
-    def vm(self, name: str) -> dict[str, Value]:
-        return self.db.get("VM", self.vms[name])
-
-    async def wait_task(self, task: str) -> dict[str, Value]:
-        """Poll the task as a client does, until it leaves pending/cancelling."""
-        for _ in range(400):
-            if await self.call("task.get_status", task) not in ("pending", "cancelling"):
-                record = await self.call("task.get_record", task)
-                assert isinstance(record, dict)
-                return record
-            await asyncio.sleep(OP_SECONDS / 10)
-        raise AssertionError(f"task {task} never finished")
-
-    async def until_marked(self, vm: str) -> str:
-        """Let an Async call reach its handler; return the task it marked on the VM."""
-        for _ in range(200):
-            ops = self.db.field("VM", vm, "current_operations")
-            assert isinstance(ops, dict)
-            if ops:
-                return next(iter(ops))
-            await asyncio.sleep(0)
-        raise AssertionError("the operation never started")
-
-
-def _host(db: Database, n: int, total: int) -> str:
-    host = numbered_host(db, n, total)
-    control_domain(
-        db,
-        host,
-        vcpus=4,
-        memory_static_max=2 * GIB,
-        memory_dynamic_min=2 * GIB,
-        memory_static_min=2 * GIB,
-    )
-    return host
-
-
-def _vm(
-    db: Database, name: str, sr: str, network: str, *, disks: bool = True, **values: Value
-) -> str:
-    fields: dict[str, Value] = {
-        "name_label": name,
-        "power_state": "Halted",
-        "domid": -1,
-        "memory_static_min": 512 * MIB,
-        "memory_dynamic_min": 1 * GIB,
-        "memory_dynamic_max": 2 * GIB,
-        "memory_static_max": 2 * GIB,
-        "memory_overhead": 16 * MIB,
-        "VCPUs_max": 2,
-        "VCPUs_at_startup": 2,
-        "HVM_boot_policy": "BIOS order",
-        "domain_type": "hvm",
-        "metrics": db.create("VM_metrics"),
-        "other_config": {"mac_seed": "seed-" + name},
-    }
-    fields.update(values)
-    vm = db.create("VM", None, **fields)
-    if disks:
-        disk = db.create(
-            "VDI",
-            name_label=f"{name} 0",
-            SR=sr,
-            virtual_size=10 * GIB,
-            physical_utilisation=10 * GIB,  # written full: a copy moves all of it
-            type="system",
-        )
-        db.create("VBD", VM=vm, VDI=disk, userdevice="0", type="Disk", mode="RW", bootable=True)
-    db.create("VBD", VM=vm, VDI=NULL_REF, userdevice="3", type="CD", mode="RO", empty=True)
-    db.create("VIF", VM=vm, network=network, device="0", MAC="aa:00:00:00:00:01", MTU=1500)
-    return vm
-
-
-def build_lab() -> Lab:
-    db = Database()
-    hosts = [_host(db, 1, 16 * GIB), _host(db, 2, 8 * GIB)]
-    shared = plugged_sr(db, hosts, "NFS", 2 << 40, type="nfs", shared=True)
-    local = plugged_sr(db, hosts[:1], "Local storage host1", 500 * GIB, type="ext", shared=False)
-    small = plugged_sr(db, hosts, "Small", 12 * GIB, type="nfs", shared=True)
-    db.create("pool", name_label="lab", master=hosts[0], default_SR=shared, suspend_image_SR=shared)
-    network = db.create("network", name_label="Pool-wide network", bridge="xenbr0")
-    tools = db.create(
-        "VM_guest_metrics",
-        PV_drivers_version={"major": "9", "minor": "1"},
-        PV_drivers_detected=True,
-        other={"feature-suspend": "1", "feature-shutdown": "1"},
-    )
-    vms = {
-        "web": _vm(db, "web", shared, network, guest_metrics=tools),
-        "pv": _vm(db, "pv", local, network, domain_type="pv", HVM_boot_policy=""),
-        "bare": _vm(db, "bare", shared, network),
-        "tpl": _vm(
-            db,
-            "tpl",
-            shared,
-            network,
-            disks=False,
-            is_a_template=True,
-            other_config={"disks": DISKS_XML},
-        ),
-        "default": _vm(
-            db, "default", shared, network, is_a_template=True, is_default_template=True
-        ),
-    }
-    for ref in db.refs("VM"):
-        operation.update_allowed_operations(db, ref)
-    for host in hosts:
-        placement.refresh_host_memory(db, host)
-    for sr in (shared, local, small):
-        storage.recompute_usage(db, sr)
-    pool = lab_pool(db, operation_seconds=OP_SECONDS)
-    return Lab(pool, hosts=hosts, srs={"shared": shared, "local": local, "small": small}, vms=vms)
 
 
 @pytest.fixture
@@ -766,7 +631,7 @@ async def test_async_calls_run_as_tasks(lab: Lab) -> None:
     web = lab.vms["web"]
     task = await lab.call("Async.VM.start", web, False, False)
     assert isinstance(task, str)
-    assert await lab.until_marked(web) == task
+    assert await lab.operation_started(web) == task
     assert lab.vm("web")["current_operations"] == {task: "start"}
     assert lab.vm("web")["allowed_operations"] == []
     assert lab.db.get("task", task)["name_label"] == "Async.VM.start"
@@ -789,13 +654,18 @@ async def test_async_calls_run_as_tasks(lab: Lab) -> None:
 async def test_progress_is_reported_while_running(lab: Lab) -> None:
     web = lab.vms["web"]
     task = str(await lab.call("Async.VM.start", web, False, False))
-    seen: set[float] = set()
-    while lab.db.get("task", task)["status"] == "pending":
-        progress = lab.db.get("task", task)["progress"]
-        assert isinstance(progress, float)
-        seen.add(progress)
-        await asyncio.sleep(OP_SECONDS / 20)
-    assert any(0.0 < p < 1.0 for p in seen)
+    seen: list[Value] = []
+
+    def finished() -> bool:
+        record = lab.db.get("task", task)
+        if record["status"] == "pending":
+            seen.append(record["progress"])
+            return False
+        return True
+
+    await eventually(finished, what="the start to finish", interval=OP_SECONDS / 20)
+    assert all(isinstance(p, float) for p in seen)
+    assert any(0.0 < p < 1.0 for p in seen if isinstance(p, float))
 
 
 async def test_cancel_leaves_the_vm_as_it_was(lab: Lab) -> None:
@@ -803,7 +673,7 @@ async def test_cancel_leaves_the_vm_as_it_was(lab: Lab) -> None:
     await lab.call("VM.start", web, False, False)
     domid = lab.vm("web")["domid"]
     task = str(await lab.call("Async.VM.clean_shutdown", web))
-    await lab.until_marked(web)
+    await lab.operation_started(web)
     await lab.call("task.cancel", task)
     done = await lab.wait_task(task)
     assert done["status"] == "cancelled"
@@ -818,7 +688,7 @@ async def test_cancelled_start_releases_its_reservation(lab: Lab) -> None:
     host1 = lab.hosts[0]
     free = _free(lab, host1)
     task = str(await lab.call("Async.VM.start_on", web, host1, False, False))
-    await lab.until_marked(web)
+    await lab.operation_started(web)
     assert lab.vm("web")["scheduled_to_be_resident_on"] == host1
     assert _free(lab, host1) == free - 2 * GIB - 16 * MIB
     await lab.call("task.cancel", task)
@@ -832,7 +702,7 @@ async def test_a_second_operation_meets_the_first(lab: Lab) -> None:
     web = lab.vms["web"]
     await lab.call("VM.start", web, False, False)
     task = str(await lab.call("Async.VM.clean_shutdown", web))
-    await lab.until_marked(web)
+    await lab.operation_started(web)
     assert await lab.fails("VM.pause", web) == [
         "OTHER_OPERATION_IN_PROGRESS",
         "VM",
@@ -847,7 +717,7 @@ async def test_a_second_operation_meets_the_first(lab: Lab) -> None:
 async def test_snapshots_may_run_together(lab: Lab) -> None:
     web = lab.vms["web"]
     first = str(await lab.call("Async.VM.snapshot", web, "a"))
-    await lab.until_marked(web)
+    await lab.operation_started(web)
     second = str(await lab.call("Async.VM.snapshot", web, "b"))
     results = [await lab.wait_task(t) for t in (first, second)]
     assert [r["status"] for r in results] == ["success", "success"]
@@ -858,7 +728,7 @@ async def test_hard_shutdown_cancels_a_clean_shutdown_in_flight(lab: Lab) -> Non
     web = lab.vms["web"]
     await lab.call("VM.start", web, False, False)
     clean = str(await lab.call("Async.VM.clean_shutdown", web))
-    await lab.until_marked(web)
+    await lab.operation_started(web)
     await lab.call("VM.hard_shutdown", web)
     assert (await lab.wait_task(clean))["status"] == "cancelled"
     assert lab.vm("web")["power_state"] == "Halted"
@@ -868,7 +738,7 @@ async def test_hard_shutdown_cancels_a_clean_shutdown_in_flight(lab: Lab) -> Non
 async def test_sync_calls_are_tracked_by_a_hidden_task(lab: Lab) -> None:
     web = lab.vms["web"]
     call = asyncio.ensure_future(lab.call("VM.start", web, False, False))
-    task = await lab.until_marked(web)
+    task = await lab.operation_started(web)
     assert lab.db.get("task", task)["name_label"] == "VM.start"
     await call
     assert not lab.db.exists("task", task)
@@ -878,7 +748,7 @@ async def test_shutdown_is_one_operation_of_its_own(lab: Lab) -> None:
     web = lab.vms["web"]
     await lab.call("VM.start", web, False, False)
     task = str(await lab.call("Async.VM.shutdown", web))
-    assert await lab.until_marked(web) == task
+    assert await lab.operation_started(web) == task
     assert lab.vm("web")["current_operations"] == {task: "shutdown"}
     assert (await lab.wait_task(task))["status"] == "success"
     assert lab.vm("web")["power_state"] == "Halted"
@@ -894,7 +764,7 @@ async def test_hard_shutdown_cancels_a_shutdown_in_flight(lab: Lab) -> None:
     web = lab.vms["web"]
     await lab.call("VM.start", web, False, False)
     soft = str(await lab.call("Async.VM.shutdown", web))
-    await lab.until_marked(web)
+    await lab.operation_started(web)
     await lab.call("VM.hard_shutdown", web)
     done = await lab.wait_task(soft)
     assert (done["status"], done["error_info"]) == ("cancelled", ["TASK_CANCELLED", soft])
@@ -999,7 +869,7 @@ def _cancel_entry(record: dict[str, Value]) -> list[tuple[str, str]]:
 async def test_cancel_marks_the_task_and_leaves_its_status(lab: Lab) -> None:
     web = lab.vms["web"]
     task = str(await lab.call("Async.VM.start", web, False, False))
-    await lab.until_marked(web)
+    await lab.operation_started(web)
     assert await lab.call("task.cancel", task) == ""
     record = lab.db.get("task", task)
     assert record["status"] == "pending"  # xapi never writes "cancelling" here
@@ -1038,7 +908,7 @@ async def test_a_revert_cannot_be_cancelled(lab: Lab) -> None:
     web = lab.vms["web"]
     snap = str(await lab.call("VM.snapshot", web, "base"))
     task = str(await lab.call("Async.VM.revert", snap))
-    await lab.until_marked(snap)
+    await lab.operation_started(snap)
     await asyncio.sleep(OP_SECONDS / 5)
     assert lab.db.get("task", task)["allowed_operations"] == []
     await lab.call("task.cancel", task)
@@ -1048,19 +918,17 @@ async def test_a_revert_cannot_be_cancelled(lab: Lab) -> None:
 async def test_destroy_of_a_running_task_marks_it_and_it_goes_when_done(lab: Lab) -> None:
     web = lab.vms["web"]
     task = str(await lab.call("Async.VM.start", web, False, False))
-    await lab.until_marked(web)
+    await lab.operation_started(web)
     await lab.call("task.destroy", task)
     assert lab.db.get("task", task)["current_operations"] == {"task": "destroy"}
-    for _ in range(400):
-        if not lab.db.exists("task", task):
-            break
-        await asyncio.sleep(OP_SECONDS / 10)
-    assert not lab.db.exists("task", task)
+    await eventually(
+        lambda: not lab.db.exists("task", task), what="the task gone", interval=OP_SECONDS / 10
+    )
     assert lab.vm("web")["power_state"] == "Running"
     # a cancel replaces the mark: the task then stays once cancelled (xapi_task.ml cancel)
     await lab.call("VM.hard_shutdown", web)
     task = str(await lab.call("Async.VM.start", web, False, False))
-    await lab.until_marked(web)
+    await lab.operation_started(web)
     await lab.call("task.destroy", task)
     await lab.call("task.cancel", task)
     assert (await lab.wait_task(task))["status"] == "cancelled"

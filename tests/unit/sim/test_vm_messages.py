@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.unit.sim.test_vm_lifecycle import OP_SECONDS, Lab, build_lab
+from tests.support.vm_lab import OP_SECONDS, Lab, build_lab
 from xorca.xapi.values import Value
 from xorca.xapi_sim.handlers import message as message_handlers
 from xorca.xapi_sim.vm import messages
@@ -153,7 +153,7 @@ async def test_a_failed_or_cancelled_operation_posts_none(lab: Lab) -> None:
     assert await lab.fails("VM.suspend", bare) == ["VM_LACKS_FEATURE", bare]
     assert await lab.fails("VM.clean_shutdown", bare) == ["VM_LACKS_FEATURE", bare]
     task = str(await lab.call("Async.VM.start", web, False, False))
-    await lab.until_marked(web)
+    await lab.operation_started(web)
     await lab.call("task.cancel", task)
     assert (await lab.wait_task(task))["status"] == "cancelled"
     assert lab.vm("web")["power_state"] == "Halted"

@@ -14,7 +14,7 @@ from xorca.bus.connection import NATS_ERRORS, NatsBus
 from xorca.bus.leases import Lease, Leases
 from xorca.bus.registry import Registry, RegistryChange
 from xorca.bus.settings import NatsSettings
-from xorca.bus.setup import SetupReport, ensure_streams, ensure_streams_when_ready
+from xorca.bus.setup import SetupReport, ensure_streams
 from xorca.bus.tokens import Tokens
 
 __all__ = [
@@ -28,5 +28,4 @@ __all__ = [
     "SetupReport",
     "Tokens",
     "ensure_streams",
-    "ensure_streams_when_ready",
 ]

@@ -3,7 +3,8 @@
 A service must outlive NATS outages: the client reconnects on its own, and the rest of the
 service only needs to know whether it is connected now, to wait until it is, and to be told
 after each reconnection (to restart what does not survive one by itself, such as the registry
-watch). Initial connection is retried too, so a service may start before NATS.
+watch). The first connection is one attempt: a service that starts before NATS waits for it
+with its backoff (``xorca.runtime.bus.connected_bus``), a tool fails at once.
 """
 
 from __future__ import annotations
@@ -46,7 +47,8 @@ class NatsBus:
         max_in_flight: int = 1000,
         first_attempt_timeout: float = 5.0,
     ) -> NatsBus:
-        """Connect (retrying until NATS answers), reconnecting for ever afterwards."""
+        """Connect (one attempt: `NATS_ERRORS` if NATS does not answer), reconnecting for ever
+        afterwards."""
         holder: list[NatsBus] = []
 
         async def disconnected() -> None:
@@ -60,28 +62,20 @@ class NatsBus:
         async def error(e: Exception) -> None:
             log.debug("nats: %s", e)
 
-        delay = 0.1
-        while True:
-            try:
-                nc = await nats.connect(
-                    list(servers),
-                    name=name,
-                    connect_timeout=first_attempt_timeout,
-                    max_reconnect_attempts=-1,
-                    reconnect_time_wait=0.25,
-                    allow_reconnect=True,
-                    disconnected_cb=disconnected,
-                    reconnected_cb=reconnected,
-                    error_cb=error,
-                    # publishes made while reconnecting are buffered up to this: more than the
-                    # in-flight window of a pool's batch (~5 KB a record)
-                    pending_size=max(2 * 1024 * 1024, max_in_flight * 8 * 1024),
-                )
-                break
-            except NATS_ERRORS as e:
-                log.warning("cannot reach NATS at %s (%s): retrying", ",".join(servers), e)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
+        nc = await nats.connect(
+            list(servers),
+            name=name,
+            connect_timeout=first_attempt_timeout,
+            max_reconnect_attempts=-1,
+            reconnect_time_wait=0.25,
+            allow_reconnect=True,
+            disconnected_cb=disconnected,
+            reconnected_cb=reconnected,
+            error_cb=error,
+            # publishes made while reconnecting are buffered up to this: more than the
+            # in-flight window of a pool's batch (~5 KB a record)
+            pending_size=max(2 * 1024 * 1024, max_in_flight * 8 * 1024),
+        )
         # JetStream's own bound on async publishes sits above ours (the publisher keeps its window)
         bus = cls(nc, nc.jetstream(publish_async_max_pending=max_in_flight * 2 + 16))
         holder.append(bus)

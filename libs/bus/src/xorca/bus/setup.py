@@ -19,17 +19,14 @@ compared; fields the server fills in by itself are left alone.
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from nats.js import JetStreamContext
 from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import BadRequestError, NotFoundError
 
-from xorca.bus.connection import NATS_ERRORS
 from xorca.contracts.subjects import (
     AUDIT,
     AUDIT_STREAM,
@@ -40,9 +37,6 @@ from xorca.contracts.subjects import (
     STATUS,
     TOKENS_BUCKET,
 )
-
-if TYPE_CHECKING:
-    from xorca.bus.settings import NatsSettings
 
 __all__ = [
     "DEFAULT_AUDIT_MAX_AGE",
@@ -55,15 +49,12 @@ __all__ = [
     "ensure_bucket",
     "ensure_stream",
     "ensure_streams",
-    "ensure_streams_when_ready",
     "kv_config",
     "leases_bucket_config",
     "objects_config",
     "pools_bucket_config",
     "tokens_bucket_config",
 ]
-
-log = logging.getLogger(__name__)
 
 DEFAULT_HISTORY = 3
 DEFAULT_DUPLICATE_WINDOW = 120.0
@@ -254,28 +245,6 @@ async def ensure_streams(
         assert config.name is not None
         report.actions[config.name] = await ensure_stream(js, config)
     return report
-
-
-async def ensure_streams_when_ready(
-    js: JetStreamContext, settings: NatsSettings, *, attempts: int = 60
-) -> SetupReport:
-    """`ensure_streams` with ``settings``, retried while JetStream is not ready yet (a server
-    that just started answers before its JetStream does): what every service runs at start."""
-    for attempt in range(1, attempts + 1):
-        try:
-            return await ensure_streams(
-                js,
-                replicas=settings.nats_replicas,
-                history=settings.objects_history,
-                duplicate_window=settings.duplicate_window,
-                audit_max_age=settings.audit_max_age,
-            )
-        except NATS_ERRORS as e:
-            if attempt == attempts:
-                raise
-            log.warning("cannot lay out the streams yet (%r): retrying", e)
-            await asyncio.sleep(min(0.1 * attempt, 2.0))
-    raise AssertionError("unreachable")
 
 
 def _differs(current: StreamConfig, wanted: StreamConfig) -> list[str]:

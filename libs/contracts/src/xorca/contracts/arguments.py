@@ -15,7 +15,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from xorca.contracts.codes import UNKNOWN_FIELD
 from xorca.contracts.errors import CommandRejected
+from xorca.xapi.codes import FIELD_TYPE_ERROR, INVALID_VALUE
 from xorca.xapi.datamodel import (
     Enum,
     MapOf,
@@ -30,10 +32,6 @@ from xorca.xapi.datamodel import (
 )
 
 __all__ = ["FIELD_TYPE_ERROR", "INVALID_VALUE", "UNKNOWN_FIELD", "check_argument"]
-
-FIELD_TYPE_ERROR = "FIELD_TYPE_ERROR"
-INVALID_VALUE = "INVALID_VALUE"
-UNKNOWN_FIELD = "XORCA_UNKNOWN_FIELD"
 
 _REF = re.compile(r"^OpaqueRef:[^\s]{1,128}$")
 _INT_TEXT = re.compile(r"^[+-]?[0-9]{1,19}$")

@@ -56,7 +56,9 @@ from pydantic import ConfigDict, Field, JsonValue, ValidationError
 
 from xorca.contracts.arguments import check_argument
 from xorca.contracts.base import ErrorBody, Message, Token
+from xorca.contracts.codes import MALFORMED_COMMAND, POOL_NOT_MANAGED, POOL_UNAVAILABLE
 from xorca.contracts.errors import CommandRejected, MalformedMessage
+from xorca.xapi.codes import MESSAGE_METHOD_UNKNOWN, MESSAGE_PARAMETER_COUNT_MISMATCH
 from xorca.xapi.datamodel import MessageDef, Param, datamodel, type_name
 
 __all__ = [
@@ -80,11 +82,10 @@ __all__ = [
     "validate",
 ]
 
-METHOD_UNKNOWN = "MESSAGE_METHOD_UNKNOWN"
-PARAMETER_COUNT_MISMATCH = "MESSAGE_PARAMETER_COUNT_MISMATCH"
-MALFORMED_COMMAND = "XORCA_MALFORMED_COMMAND"
-POOL_NOT_MANAGED = "XORCA_POOL_NOT_MANAGED"
-POOL_UNAVAILABLE = "XORCA_POOL_UNAVAILABLE"
+# the refusals' codes are defined in xorca.contracts.codes (xorca's) and xorca.xapi.codes (XAPI's);
+# named here too, as this module always has
+METHOD_UNKNOWN = MESSAGE_METHOD_UNKNOWN
+PARAMETER_COUNT_MISMATCH = MESSAGE_PARAMETER_COUNT_MISMATCH
 
 _TOKEN = re.compile(r"^[A-Za-z0-9_:\-]{1,128}$")
 _NAMES_AND_TAGS = ("set_name_label", "set_name_description", "add_tags", "remove_tags")

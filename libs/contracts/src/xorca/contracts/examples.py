@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from xorca.contracts.codes import CONNECTION_FAILED
+
 __all__ = ["EXAMPLES"]
 
 _POOL = "3a1c5e0e-9c8f-4f8e-b1a4-2b7d6f0c9e11"
@@ -67,7 +69,7 @@ EXAMPLES: dict[str, dict[str, Any]] = {
             "since": _AT,
             "master": "192.0.2.10",
             "last_event_at": "2026-11-26T09:29:58Z",
-            "error": {"code": "XORCA_CONNECTION_FAILED", "params": ["event.from", "refused"]},
+            "error": {"code": CONNECTION_FAILED, "params": ["event.from", "refused"]},
             "collector": "collector-0",
             "at": _AT,
         }

@@ -3,7 +3,7 @@
 - ``/healthz``: 200 while the process answers (its event loop is not stuck): restart it if not.
 - ``/readyz``: 200 when the replica can do its work (NATS connected, registry read), 503 with
   the reasons otherwise; the body lists the pools it serves and their states.
-- ``/metrics``: Prometheus' text format (metrics.py).
+- ``/metrics``: Prometheus' text format (each service's ``adapters/metrics.py``).
 
 uvicorn is run as a task of the service's own loop, with its signal handling turned off: the
 process' owner (``__main__``, the CLI, the demo) decides what Ctrl-C does.
@@ -90,3 +90,10 @@ class HttpServer:
         await asyncio.wait({self._task}, timeout=5)
         await cancel_and_wait(self._task)
         self._server = self._task = None
+
+    async def __aenter__(self) -> HttpServer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()

@@ -3,22 +3,18 @@ SIGINT or SIGTERM."""
 
 from __future__ import annotations
 
-import asyncio
 import sys
 
 import uvloop
 
-from xorca.api.bootstrap import run_until_signalled
+from xorca.api.bootstrap import run
 from xorca.api.settings import ApiSettings
-from xorca.runtime.logs import configure_logging
+from xorca.runtime.serve import run_process
 
 
 def main() -> int:
-    settings = ApiSettings()
-    configure_logging(settings.log_level, json=settings.log_json)
     # uvloop (uvicorn[standard] brings it): the SSE fan-out is bound by the loop's writes
-    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        runner.run(run_until_signalled(settings))
+    run_process(run, ApiSettings(), loop_factory=uvloop.new_event_loop)
     return 0
 
 

@@ -3,6 +3,10 @@ logs, the body size limit.
 
 Errors are RFC 9457 problem details (``application/problem+json``): ``type``, ``title``,
 ``status``, ``detail``, and ``code`` / ``params`` when XAPI (or xorca, ``XORCA_*``) gave them.
+Every one is an `ApiProblem` (`xorca.api.core.errors`) by the time it is answered, and
+`problem_response` is the one place an answer is written: the handlers here turn the
+framework's own errors (validation, unknown paths and methods, anything unexpected) into
+problems first.
 """
 
 from __future__ import annotations
@@ -10,10 +14,9 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine
 from typing import Any
 
-import orjson
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -21,106 +24,56 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from xorca.api.core.acl import Principal
-from xorca.api.core.problems import problem_type
+from xorca.api.core.errors import ApiProblem, BodyTooLarge
+from xorca.api.core.problems import PROBLEM_JSON, FieldError
 
 __all__ = [
-    "ApiError",
     "BodyLimit",
     "RequestLog",
     "authenticate",
-    "problem",
     "problem_handlers",
+    "problem_response",
 ]
 
 log = logging.getLogger("xorca.api.access")
 
-PROBLEM = "application/problem+json"
-_TITLES = {
-    400: "Bad request",
-    401: "Not authenticated",
-    403: "Forbidden",
-    404: "Not found",
-    405: "Method not allowed",
-    409: "Refused by the pool",
-    413: "Request too large",
-    415: "Unsupported media type",
-    422: "Unprocessable",
-    500: "Internal error",
-    502: "Bad gateway",
-    503: "Unavailable",
-    504: "Timed out",
-}
 
-
-class ApiError(Exception):
-    """An error answered as a problem (raised by routes and dependencies)."""
-
-    def __init__(
-        self,
-        status: int,
-        detail: str,
-        *,
-        code: str | None = None,
-        params: list[str] | None = None,
-        title: str | None = None,
-        headers: Mapping[str, str] | None = None,
-        errors: list[dict[str, Any]] | None = None,
-    ) -> None:
-        super().__init__(detail)
-        self.status = status
-        self.detail = detail
-        self.code = code
-        self.params = params
-        self.title = title
-        self.headers = dict(headers or {})
-        self.errors = errors
-
-
-def problem(error: ApiError, instance: str | None = None) -> Response:
-    body: dict[str, Any] = {
-        "type": problem_type(error.code),
-        "title": error.title or _TITLES.get(error.status, "Error"),
-        "status": error.status,
-        "detail": error.detail,
-    }
-    if instance:
-        body["instance"] = instance
-    if error.code:
-        body["code"] = error.code
-        body["params"] = error.params or []
-    if error.errors:
-        body["errors"] = error.errors
-    return Response(orjson.dumps(body), error.status, error.headers, media_type=PROBLEM)
+def problem_response(error: ApiProblem, instance: str | None = None) -> Response:
+    """The answer to ``error`` on the request for path ``instance``."""
+    body = error.problem(instance).to_json()
+    return Response(body, error.status, error.headers, media_type=PROBLEM_JSON)
 
 
 Handler = Callable[[Request, Any], Coroutine[Any, Any, Response]]
 
 
 def problem_handlers() -> dict[int | type[Exception], Handler]:
-    async def api_error(request: Request, error: ApiError) -> Response:
-        return problem(error, request.url.path)
+    async def api_problem(request: Request, error: ApiProblem) -> Response:
+        return problem_response(error, request.url.path)
 
     async def invalid(request: Request, error: RequestValidationError) -> Response:
         errors = [
-            {
-                "field": ".".join(str(p) for p in e.get("loc", ()) if p != "body"),
-                "message": e["msg"],
-            }
+            FieldError(
+                field=".".join(str(p) for p in e.get("loc", ()) if p != "body"),
+                message=e["msg"],
+            )
             for e in error.errors()
         ]
-        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors) or "invalid request"
-        return problem(ApiError(400, detail, errors=errors), request.url.path)
+        detail = "; ".join(f"{e.field}: {e.message}" for e in errors) or "invalid request"
+        return problem_response(ApiProblem(400, detail, errors=errors), request.url.path)
 
     async def http_error(request: Request, error: StarletteHTTPException) -> Response:
         detail = error.detail if isinstance(error.detail, str) else str(error.detail)
-        return problem(ApiError(error.status_code, detail, headers=error.headers), request.url.path)
+        refused = ApiProblem(error.status_code, detail, headers=error.headers)
+        return problem_response(refused, request.url.path)
 
     async def unexpected(request: Request, error: Exception) -> Response:
         log.exception("unexpected error on %s %s", request.method, request.url.path)
-        return problem(ApiError(500, "the gateway failed; see its logs"), request.url.path)
+        failed = ApiProblem(500, "the gateway failed; see its logs")
+        return problem_response(failed, request.url.path)
 
     return {
-        ApiError: api_error,
+        ApiProblem: api_problem,
         RequestValidationError: invalid,
         StarletteHTTPException: http_error,
         Exception: unexpected,
@@ -142,7 +95,7 @@ def authenticate(request: Request, verify: Verify) -> Principal:
     principal = verify(token.strip()) if token.strip() else None
     if principal is None:
         detail = "a valid API token is required" if token else "no API token given"
-        raise ApiError(401, detail, headers={"WWW-Authenticate": 'Bearer realm="xorca"'})
+        raise ApiProblem(401, detail, headers={"WWW-Authenticate": 'Bearer realm="xorca"'})
     request.state.principal = principal
     return principal
 
@@ -163,7 +116,7 @@ class BodyLimit:
             return
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            await self._refuse(scope, send)
+            await self._refuse(BodyTooLarge(self.limit), scope, send)
             return
         seen = 0
 
@@ -173,22 +126,17 @@ class BodyLimit:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.limit:
-                    raise _TooLarge
+                    raise BodyTooLarge(self.limit)
             return message
 
         try:
             await self.app(scope, counted, send)
-        except _TooLarge:
-            await self._refuse(scope, send)
+        except BodyTooLarge as error:
+            await self._refuse(error, scope, send)
 
-    async def _refuse(self, scope: Scope, send: Send) -> None:
-        error = ApiError(413, f"the request body is larger than {self.limit} bytes")
-        response = problem(error, scope.get("path"))
+    async def _refuse(self, error: BodyTooLarge, scope: Scope, send: Send) -> None:
+        response = problem_response(error, scope.get("path"))
         await response({"type": "http"}, _nothing, send)
-
-
-class _TooLarge(Exception):
-    pass
 
 
 async def _nothing() -> Message:

@@ -1,5 +1,6 @@
-"""The gateway's settings, from the environment only (``XORCA_*``), on top of the NATS ones every
-service shares (`xorca.bus.NatsSettings`).
+"""The gateway's settings, from the environment only (``XORCA_*``), on top of those every service
+shares (`xorca.runtime.settings.ServiceSettings`: ``XORCA_NATS_URL``, ``XORCA_SECRET_KEY``… and
+``XORCA_LOG_LEVEL``, ``XORCA_LOG_JSON``).
 
 ===========================  =====================  ================================================
 variable                     default                meaning
@@ -21,8 +22,6 @@ XORCA_COMMAND_TIMEOUT        30                     seconds a collector may take
 XORCA_TASK_WAIT              60                     longest ``?wait`` on a task, seconds
 XORCA_WEB_ROOT               (none)                 a built web UI to serve at ``/`` (until it
                                                     holds index.html, ``/`` says how to build it)
-XORCA_LOG_LEVEL              INFO                   logging level
-XORCA_LOG_JSON               true                   one JSON object per log line
 ===========================  =====================  ================================================
 
 Only ``bootstrap.py`` reads these; everything else is handed what it needs.
@@ -34,15 +33,14 @@ from pathlib import Path
 from typing import Annotated
 
 from pydantic import Field
-from pydantic_settings import SettingsConfigDict
 
-from xorca.bus.settings import NatsSettings
+from xorca.runtime.settings import ServiceSettings
 
 __all__ = ["ApiSettings"]
 
 
-class ApiSettings(NatsSettings):
-    model_config = SettingsConfigDict(env_prefix="XORCA_", extra="ignore", frozen=True)
+class ApiSettings(ServiceSettings):
+    """What the gateway needs; see the table above."""
 
     database_url: str = "sqlite:///xorca.db"
     api_host: str = "0.0.0.0"
@@ -57,8 +55,6 @@ class ApiSettings(NatsSettings):
     command_timeout: Annotated[float, Field(gt=0, le=3600)] = 30.0
     task_wait: Annotated[float, Field(gt=0, le=3600)] = 60.0
     web_root: Path | None = None
-    log_level: str = "INFO"
-    log_json: bool = True
 
     @property
     def origins(self) -> list[str]:

@@ -9,10 +9,10 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from xorca.api.adapters.hub import Hub
+from xorca.api.adapters.metrics import Metrics
 from xorca.api.adapters.tokens import TokenCache
 from xorca.api.core.acl import Principal
 from xorca.api.http import authenticate
-from xorca.api.metrics import Metrics
 from xorca.api.settings import ApiSettings
 from xorca.bus.connection import NatsBus
 from xorca.store import Store

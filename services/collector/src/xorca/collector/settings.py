@@ -1,5 +1,6 @@
-"""The collector's settings, from the environment only (``XORCA_*``), on top of the NATS ones
-every service shares (`xorca.bus.NatsSettings`: ``XORCA_NATS_URL``, ``XORCA_SECRET_KEY``…).
+"""The collector's settings, from the environment only (``XORCA_*``), on top of those every
+service shares (`xorca.runtime.settings.ServiceSettings`: ``XORCA_NATS_URL``,
+``XORCA_SECRET_KEY``… and ``XORCA_LOG_LEVEL``, ``XORCA_LOG_JSON``).
 
 =============================  ===================  ==============================================
 variable                       default              meaning
@@ -17,8 +18,6 @@ XORCA_RETRY_PAUSE              1                    first pause after a pool fai
                                                     up to 30 s)
 XORCA_HTTP_HOST                0.0.0.0              where /healthz, /readyz, /metrics listen
 XORCA_HTTP_PORT                8091                 their port (0: any free port; -1: none)
-XORCA_LOG_LEVEL                INFO                 logging level
-XORCA_LOG_JSON                 true                 one JSON object per log line
 =============================  ===================  ==============================================
 
 Only ``bootstrap.py`` reads these; everything else is handed what it needs.
@@ -31,9 +30,8 @@ import socket
 from typing import Annotated
 
 from pydantic import Field
-from pydantic_settings import SettingsConfigDict
 
-from xorca.bus.settings import NatsSettings
+from xorca.runtime.settings import ServiceSettings
 
 __all__ = ["CollectorSettings", "default_collector_id"]
 
@@ -44,10 +42,8 @@ def default_collector_id() -> str:
     return f"{host}-{os.getpid()}"
 
 
-class CollectorSettings(NatsSettings):
+class CollectorSettings(ServiceSettings):
     """What one collector replica needs; see the table above."""
-
-    model_config = SettingsConfigDict(env_prefix="XORCA_", extra="ignore", frozen=True)
 
     collector_id: Annotated[
         str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:\-]+$")
@@ -61,8 +57,6 @@ class CollectorSettings(NatsSettings):
     retry_pause: Annotated[float, Field(gt=0, le=60)] = 1.0
     http_host: str = "0.0.0.0"
     http_port: Annotated[int, Field(ge=-1, le=65_535)] = 8091
-    log_level: str = "INFO"
-    log_json: bool = True
 
     @property
     def renew_interval(self) -> float:

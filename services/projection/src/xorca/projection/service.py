@@ -4,7 +4,7 @@ One *session* loads the store's raw records into a `Projector`, opens a `LogRead
 store's position and applies batches until something fails; any failure of the store or of NATS
 ends the session, and the next one starts afresh from what the store committed (nothing held in
 memory outlives a failure, so nothing is applied twice or lost). Between sessions it waits, with a
-doubling pause, and reports itself not ready.
+doubling pause (`xorca.runtime.backoff`), and reports itself not ready.
 
 One batch is one transaction: the raw records it changed, the objects they changed, and the new
 position, together (`xorca.store.Store.commit`). Deltas and dead letters are published after the
@@ -31,15 +31,16 @@ from xorca.contracts.objects import decode_object
 from xorca.contracts.status import decode_status
 from xorca.contracts.subjects import OBJ, STATUS, deadletter_subject
 from xorca.projection.adapters.log import LogMessage, LogReader, publish, stream_state
+from xorca.projection.adapters.metrics import Metrics
 from xorca.projection.core.changes import decide
 from xorca.projection.core.projector import Projected, Projector, Stamp
 from xorca.projection.core.records import Raw
-from xorca.projection.metrics import Metrics
 from xorca.runtime.aio import gc_paused, wait_event
+from xorca.runtime.backoff import Backoff
 from xorca.runtime.http import HttpServer
 from xorca.store import Commit, ObjectRow, RawRow, Store, StoreError
 
-__all__ = ["CONSUMER", "Projection", "ProjectionOptions"]
+__all__ = ["CONSUMER", "Projection", "ProjectionOptions", "RebuildReport", "rebuild_store"]
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,8 @@ log = logging.getLogger(__name__)
 CONSUMER = "projection"
 #: meta key: the identity (creation time) of the stream the store was built from
 STREAM_META = "stream"
+#: pauses between sessions after a failure (bootstrap's: ``XORCA_RETRY_PAUSE``)
+SESSION_RETRY = Backoff(1.0, 30.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +61,8 @@ class ProjectionOptions:
     wait: float = 1.0
     tombstone_ttl: float = 7 * 24 * 3600.0
     purge_interval: float = 600.0
-    retry_pause: tuple[float, float] = (1.0, 30.0)
+    #: pauses between sessions, after a failure
+    retry: Backoff = SESSION_RETRY
 
 
 @dataclass
@@ -92,7 +96,7 @@ class Projection:
         self._chain = secrets.token_hex(4)
         self._published = 0
         self._last_purge = 0.0
-        #: the health and metrics server, once bootstrap started one
+        #: the health and metrics server, once `xorca.runtime.serve.serve` opened one
         self.http: HttpServer | None = None
 
     # -- control ---------------------------------------------------------------------------
@@ -115,8 +119,7 @@ class Projection:
 
     async def run(self, *, until: int | None = None) -> None:
         """Apply the log until `stop` (or, with ``until``, until the store covers that sequence)."""
-        pause, longest = self.options.retry_pause
-        delay = pause
+        pauses = self.options.retry.pauses()
         while not self._stop.is_set():
             try:
                 await self._session(until)
@@ -126,9 +129,8 @@ class Projection:
             except NATS_ERRORS as e:
                 self._failed("nats", e)
             self.session_ready = False
-            if await wait_event(self._stop, delay):
+            if await wait_event(self._stop, next(pauses)):
                 return
-            delay = min(delay * 2, longest)
 
     def _failed(self, what: str, error: BaseException) -> None:
         self.metrics.failures.labels(what).inc()
@@ -315,6 +317,30 @@ class Projection:
         purged = await self.store.purge_tombstones(before)
         if purged:
             log.info("purged %d tombstones older than %s", purged, before.isoformat())
+
+
+@dataclass(frozen=True, slots=True)
+class RebuildReport:
+    position: int
+    messages: int
+    seconds: float
+    objects: dict[str, int]
+
+
+async def rebuild_store(store: Store, bus: NatsBus, options: ProjectionOptions) -> RebuildReport:
+    """Empty ``store`` and apply the whole stream again, up to its end at the start of the
+    rebuild, in one batch (see `Projection._rebuild`)."""
+    started = time.perf_counter()
+    end = (await stream_state(bus.js)).last_seq
+    await store.clear(CONSUMER)
+    projection = Projection(store, bus, options)
+    await projection.run(until=end)
+    return RebuildReport(
+        position=projection.position,
+        messages=int(projection.metrics.value("xorca_projection_messages_total")),
+        seconds=time.perf_counter() - started,
+        objects=await store.stats(),
+    )
 
 
 def _raw_of(row: RawRow) -> Raw:

@@ -1,5 +1,6 @@
-"""The projection's settings, from the environment only (``XORCA_*``), on top of the NATS ones
-every service shares (`xorca.bus.NatsSettings`: ``XORCA_NATS_URL``, ``XORCA_TOMBSTONE_TTL``…).
+"""The projection's settings, from the environment only (``XORCA_*``), on top of those every
+service shares (`xorca.runtime.settings.ServiceSettings`: ``XORCA_NATS_URL``,
+``XORCA_TOMBSTONE_TTL``… and ``XORCA_LOG_LEVEL``, ``XORCA_LOG_JSON``).
 
 ===========================  ======================  ===============================================
 variable                     default                 meaning
@@ -17,8 +18,6 @@ XORCA_RETRY_PAUSE            1                       first pause after a store o
                                                      (doubling up to 30 s)
 XORCA_HTTP_HOST              0.0.0.0                 where /healthz, /readyz, /metrics listen
 XORCA_HTTP_PORT              8092                    their port (0: any free port; -1: none)
-XORCA_LOG_LEVEL              INFO                    logging level
-XORCA_LOG_JSON               true                    one JSON object per log line
 ===========================  ======================  ===============================================
 
 Only ``bootstrap.py`` reads these; everything else is handed what it needs.
@@ -29,17 +28,14 @@ from __future__ import annotations
 from typing import Annotated
 
 from pydantic import Field
-from pydantic_settings import SettingsConfigDict
 
-from xorca.bus.settings import NatsSettings
+from xorca.runtime.settings import ServiceSettings
 
 __all__ = ["ProjectionSettings"]
 
 
-class ProjectionSettings(NatsSettings):
+class ProjectionSettings(ServiceSettings):
     """What the projection needs; see the table above."""
-
-    model_config = SettingsConfigDict(env_prefix="XORCA_", extra="ignore", frozen=True)
 
     database_url: str = "sqlite:///xorca.db"
     projection_batch: Annotated[int, Field(ge=1, le=100_000)] = 1000
@@ -49,5 +45,3 @@ class ProjectionSettings(NatsSettings):
     retry_pause: Annotated[float, Field(gt=0, le=60)] = 1.0
     http_host: str = "0.0.0.0"
     http_port: Annotated[int, Field(ge=-1, le=65_535)] = 8092
-    log_level: str = "INFO"
-    log_json: bool = True

@@ -22,7 +22,7 @@ defaults (``host.disable``'s ``auto_enable``, ``VM.snapshot``'s ``ignore_vdis``,
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Annotated, Any, TypeVar, cast
@@ -37,18 +37,15 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails
 
-from xorca.api.core.problems import (
+from xorca.api.core.codes import (
     INVALID_ARGUMENT,
     OBJECT_NOT_FOUND,
     OTHER_POOL,
     UNKNOWN_ACTION,
     UNKNOWN_REFERENCE,
-    FieldError,
-    Problem,
-    describe_xapi_error,
-    problem_for,
-    status_for_xapi,
 )
+from xorca.api.core.errors import ApiProblem
+from xorca.api.core.problems import FieldError, describe_xapi_error, status_for_xapi, title_for
 from xorca.contracts.commands import ALLOWED_METHODS, Command, allowed_method
 
 __all__ = [
@@ -75,25 +72,31 @@ NULL_REF = "OpaqueRef:NULL"
 MAX_BULK = 500
 
 
-class ActionError(Exception):
-    """An action refused before any command is sent: ``status`` 400, 404 or 409, with a code
-    (`xorca.api.core.problems`), its params, a ``detail`` for people, and the body's wrong
-    fields in ``errors``."""
+class ActionError(ApiProblem):
+    """An error code made a problem: its status (400, 404, 409… by `status_for_xapi`), title
+    and, unless given, ``detail`` all follow from the ``code`` and its ``params``; ``errors`` are
+    the body's wrong fields. Raised for an action refused before any command is sent (by this
+    module, or by a `Resolve`), and for one the pool refused (the command's reply)."""
+
+    code: str
 
     def __init__(
         self,
         code: str,
-        params: list[str] | tuple[str, ...] = (),
+        params: Sequence[object] = (),
         *,
         detail: str | None = None,
-        errors: list[FieldError] | tuple[FieldError, ...] = (),
+        errors: Sequence[FieldError] = (),
     ) -> None:
-        self.code = code
-        self.params = [str(p) for p in params]
-        self.status = status_for_xapi(code)
-        self.detail = detail if detail is not None else describe_xapi_error(code, self.params)
-        self.errors = list(errors)
-        super().__init__(self.detail)
+        said = [str(p) for p in params]
+        super().__init__(
+            status_for_xapi(code),
+            detail if detail is not None else describe_xapi_error(code, said),
+            code=code,
+            params=said,
+            title=title_for(code),
+            errors=errors,
+        )
 
     @classmethod
     def not_found(cls, collection: str, id_: str) -> ActionError:
@@ -111,12 +114,6 @@ class ActionError(Exception):
         known = ", ".join(actions_of(collection)) or "none"
         detail = f"There is no action {name} on {collection} (there are: {known})."
         return cls(UNKNOWN_ACTION, [collection, name], detail=detail)
-
-    def problem(self, instance: str | None = None) -> Problem:
-        """The answer to send (``application/problem+json``)."""
-        return problem_for(
-            self.code, self.params, detail=self.detail, instance=instance, errors=self.errors
-        )
 
 
 # -------------------------------------------------------------------------------- bodies

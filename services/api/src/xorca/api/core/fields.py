@@ -27,6 +27,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeAlias
 
+from xorca.api.core.codes import BAD_FIELDS
+from xorca.api.core.errors import ApiProblem
+
 __all__ = ["ALL_FIELDS", "MAX_FIELDS", "MAX_LENGTH", "Fields", "FieldsError", "parse_fields"]
 
 #: most paths in one selection
@@ -43,11 +46,12 @@ _ABSENT: Any = object()
 _Tree: TypeAlias = "dict[str, _Tree | None]"
 
 
-class FieldsError(ValueError):
-    """A selection that cannot be read; ``message`` says why, for a user."""
+class FieldsError(ApiProblem, ValueError):
+    """A selection that cannot be read; ``message`` says why, for a user. Answered as it is:
+    400 ``XORCA_BAD_FIELDS``, the detail naming the ``fields`` parameter."""
 
     def __init__(self, message: str) -> None:
-        super().__init__(message)
+        super().__init__(400, f"fields: {message}", code=BAD_FIELDS)
         self.message = message
 
 

@@ -14,6 +14,8 @@ import re
 from dataclasses import dataclass
 from enum import Enum
 
+from xorca.api.core.codes import BAD_FILTER
+from xorca.api.core.errors import ApiProblem
 from xorca.api.core.query_eval import (
     MATCH_ALL,
     Bare,
@@ -42,12 +44,14 @@ _OPERATORS = (">=", "<=", ">", "<")  # longest first
 _WORD_END = frozenset("()|")
 
 
-class QueryError(ValueError):
+class QueryError(ApiProblem, ValueError):
     """A filter that cannot be read: ``message`` says why, for a user; ``position`` is the offset
-    (from 0) of the character where the problem is."""
+    (from 0) of the character where the problem is. Answered as it is: 400
+    ``XORCA_BAD_FILTER [position]``, the detail naming the ``filter`` parameter."""
 
     def __init__(self, message: str, position: int) -> None:
-        super().__init__(f"{message} (at character {position + 1})")
+        detail = f"filter: {message} (at character {position + 1})"
+        super().__init__(400, detail, code=BAD_FILTER, params=[position])
         self.message = message
         self.position = position
 

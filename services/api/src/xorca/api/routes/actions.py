@@ -30,8 +30,7 @@ from xorca.api.core.actions import (
     references,
 )
 from xorca.api.core.actions import command_for as build_command
-from xorca.api.core.problems import problem_for
-from xorca.api.http import ApiError
+from xorca.api.core.errors import ApiProblem
 from xorca.api.routes.objects import CollectionPath, type_of
 from xorca.api.state import ApiDep, ApiState, CallerDep
 from xorca.contracts.commands import CommandAccepted, CommandFailed
@@ -107,12 +106,12 @@ async def run_bulk(
         raise _no_action(collection, name)
     ids = body.get("ids")
     if not isinstance(ids, list) or not ids or not all(isinstance(i, str) for i in ids):
-        raise ApiError(400, "ids: a non-empty list of object ids is required")
+        raise ApiProblem(400, "ids: a non-empty list of object ids is required")
     if len(ids) > MAX_BULK:
-        raise ApiError(400, f"ids: at most {MAX_BULK} at once")
+        raise ApiProblem(400, f"ids: at most {MAX_BULK} at once")
     unknown = set(body) - {"ids", "args"}
     if unknown:
-        raise ApiError(400, f"unknown fields: {', '.join(sorted(unknown))}")
+        raise ApiProblem(400, f"unknown fields: {', '.join(sorted(unknown))}")
     args = body.get("args")
     gate = asyncio.Semaphore(_PARALLEL)
 
@@ -120,8 +119,8 @@ async def run_bulk(
         async with gate:
             try:
                 status, result, _ = await _run_one(api, caller, collection, object_id, name, args)
-            except ApiError as e:
-                return {"id": object_id, "status": e.status, "problem": _problem_body(e)}
+            except ApiProblem as e:
+                return {"id": object_id, "status": e.status, "problem": e.brief()}
         return {"id": object_id, "status": status, **result}
 
     results = await asyncio.gather(*(one(i) for i in dict.fromkeys(ids)))
@@ -136,7 +135,8 @@ async def _run_one(
     name: str,
     args: dict[str, Any] | None,
 ) -> tuple[int, dict[str, Any], dict[str, str]]:
-    """(status, body, headers) of one action; ApiError when it is refused before XAPI."""
+    """(status, body, headers) of one action; `ApiProblem` when it is refused, before XAPI
+    (by the gateway, the collector) or by XAPI at once (a synchronous call)."""
     type_ = type_of(collection)
     action = find_action(collection, name)
     if action is None:
@@ -144,19 +144,16 @@ async def _run_one(
     async with api.store.reader() as reader:
         row = await reader.get(type_, object_id)
         if row is None or row.deleted or row.data is None or not can(caller, "read", row.data):
-            raise ApiError(404, f"no {type_} {object_id!r}")
+            raise ApiProblem(404, f"no {type_} {object_id!r}")
         if not can(caller, "operate", row.data):
-            raise ApiError(403, f"you may not operate {type_} {object_id}")
-        try:
-            body = parse_body(action, args)
-        except ActionError as e:
-            raise _api_error(e) from None
+            raise ApiProblem(403, f"you may not operate {type_} {object_id}")
+        body = parse_body(action, args)
         linked: dict[tuple[str, str], ObjectRow | None] = {}
         for linked_collection, linked_id in references(action, body):
             linked_type = collection_type(linked_collection) or linked_collection
             linked[(linked_collection, linked_id)] = await reader.get(linked_type, linked_id)
     if row.ref is None or row.pool is None:
-        raise ApiError(409, f"{type_} {object_id} has no XAPI reference yet; try again")
+        raise ApiProblem(409, f"{type_} {object_id} has no XAPI reference yet; try again")
 
     def resolve(linked_collection: str, linked_id: str) -> str:
         found = linked.get((linked_collection, linked_id))
@@ -166,23 +163,13 @@ async def _run_one(
             raise ActionError.other_pool(linked_collection, linked_id)
         return found.ref
 
-    try:
-        command = build_command(
-            action, row.ref, body, resolve, actor=caller.id, request_id=uuid.uuid4().hex
-        )
-    except ActionError as e:
-        raise _api_error(e) from None
+    command = build_command(
+        action, row.ref, body, resolve, actor=caller.id, request_id=uuid.uuid4().hex
+    )
     reply = await send_command(api.bus, row.pool, command, api.settings.command_timeout)
     if isinstance(reply, CommandFailed):
         api.metrics.commands.labels("failed").inc()
-        problem = problem_for(reply.error.code, reply.error.params)
-        raise ApiError(
-            problem.status,
-            problem.detail or reply.error.code,
-            code=reply.error.code,
-            params=list(reply.error.params),
-            title=problem.title,
-        )
+        raise ActionError(reply.error.code, reply.error.params)
     assert isinstance(reply, CommandAccepted)
     api.metrics.commands.labels("accepted").inc()
     if reply.task is None:
@@ -195,26 +182,6 @@ async def _run_one(
     return 202, {"task": task, "request_id": command.request_id}, headers
 
 
-def _no_action(collection: str, name: str) -> ApiError:
+def _no_action(collection: str, name: str) -> ApiProblem:
     names = ", ".join(actions_of(collection)) or "none"
-    return ApiError(404, f"{collection} have no action {name!r} (actions: {names})")
-
-
-def _api_error(error: ActionError) -> ApiError:
-    problem = error.problem()
-    return ApiError(
-        problem.status,
-        problem.detail or str(error),
-        code=problem.code,
-        params=problem.params,
-        title=problem.title,
-        errors=[e.model_dump() for e in problem.errors or []] or None,
-    )
-
-
-def _problem_body(error: ApiError) -> dict[str, Any]:
-    body: dict[str, Any] = {"status": error.status, "detail": error.detail}
-    if error.code:
-        body["code"] = error.code
-        body["params"] = error.params or []
-    return body
+    return ApiProblem(404, f"{collection} have no action {name!r} (actions: {names})")

@@ -8,7 +8,8 @@ closes. The token comes as ``?access_token=`` (browsers cannot set headers on a 
 
 Close codes: 4401 no valid token, 4403 not allowed, 4404 no such VM, 4409 the VM has no console
 now (not running), 4502 the pool could not be reached or refused, 4503 the gateway has no key to
-read pool credentials.
+read pool credentials: each refusal is an `ApiProblem` as over HTTP, closed with 4000 + its
+status (`close_code`) and its detail as the reason.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from fastapi import APIRouter, Path, WebSocket
 from starlette.websockets import WebSocketDisconnect
 
 from xorca.api.core.acl import can
+from xorca.api.core.errors import ApiProblem, close_code
 from xorca.api.state import ApiState
 from xorca.bus.registry import Registry
 from xorca.contracts.errors import ContractError
@@ -38,13 +40,8 @@ log = logging.getLogger(__name__)
 router = APIRouter(tags=["console"])
 
 _CHUNK = 64 * 1024
-
-
-class _Refused(Exception):
-    def __init__(self, code: int, reason: str) -> None:
-        super().__init__(reason)
-        self.code = code
-        self.reason = reason
+#: longest close reason sent (RFC 6455 allows 123 bytes)
+_REASON = 120
 
 
 @router.websocket("/vms/{id}/console")
@@ -58,18 +55,18 @@ async def console(websocket: WebSocket, id: Annotated[str, Path(max_length=256)]
     subprotocol = "binary" if "binary" in websocket.scope.get("subprotocols", []) else None
     await websocket.accept(subprotocol=subprotocol)
     if principal is None:
-        await websocket.close(4401, "a valid API token is required")
+        await _close(websocket, ApiProblem(401, "a valid API token is required"))
         return
     try:
         async with api.store.reader() as reader:
             row = await reader.get("vm", id)
             statuses = await reader.list("pool-status") if row is not None else []
         if row is None or row.deleted or row.data is None or not can(principal, "read", row.data):
-            raise _Refused(4404, f"no vm {id!r}")
+            raise ApiProblem(404, f"no vm {id!r}")
         if not can(principal, "operate", row.data):
-            raise _Refused(4403, "you may not use this VM's console")
+            raise ApiProblem(403, "you may not use this VM's console")
         if row.data.get("power_state") != "Running" or row.ref is None:
-            raise _Refused(4409, f"the VM is {row.data.get('power_state', 'unknown')}: no console")
+            raise ApiProblem(409, f"the VM is {row.data.get('power_state', 'unknown')}: no console")
         entry = await _pool_entry(api, row.pool, [s.id for s in statuses if s.pool == row.pool])
         tls = entry.tls
         async with Xapi(
@@ -83,33 +80,36 @@ async def console(websocket: WebSocket, id: Annotated[str, Path(max_length=256)]
             try:
                 stream = await xapi.console(row.ref)
             except XapiError as e:
-                raise _Refused(4409, f"no console: {e}") from e
+                raise ApiProblem(409, f"no console: {e}") from e
             async with stream:
                 log.info("console of vm %s opened for %s", id, principal.id)
                 await _pump(websocket, stream)
-    except _Refused as refused:
-        with contextlib.suppress(RuntimeError, WebSocketDisconnect):
-            await websocket.close(refused.code, refused.reason[:120])
+    except ApiProblem as refused:
+        await _close(websocket, refused)
         return
     except (XapiError, OSError) as e:
-        with contextlib.suppress(RuntimeError, WebSocketDisconnect):
-            await websocket.close(4502, f"the pool: {e}"[:120])
+        await _close(websocket, ApiProblem(502, f"the pool: {e}"))
         return
     with contextlib.suppress(RuntimeError, WebSocketDisconnect):
         await websocket.close(1000, "console closed")
 
 
+async def _close(websocket: WebSocket, refused: ApiProblem) -> None:
+    with contextlib.suppress(RuntimeError, WebSocketDisconnect):  # the client may be gone
+        await websocket.close(close_code(refused), refused.detail[:_REASON])
+
+
 async def _pool_entry(api: ApiState, pool: str | None, registry_ids: list[str]) -> PoolEntry:
     key = api.settings.secret_key
     if key is None or not key.get_secret_value().strip():
-        raise _Refused(4503, "the gateway has no XORCA_SECRET_KEY to reach the pool")
+        raise ApiProblem(503, "the gateway has no XORCA_SECRET_KEY to reach the pool")
     try:
         registry = await Registry.open(api.bus.js, key.get_secret_value())
         for registry_id in registry_ids:
             return await registry.get(registry_id)
     except ContractError as e:
-        raise _Refused(4502, f"the pool's registry entry: {e}") from e
-    raise _Refused(4502, f"no registry entry serves pool {pool}")
+        raise ApiProblem(502, f"the pool's registry entry: {e}") from e
+    raise ApiProblem(502, f"no registry entry serves pool {pool}")
 
 
 async def _pump(websocket: WebSocket, stream: ConsoleStream) -> None:

@@ -27,9 +27,9 @@ from starlette.responses import StreamingResponse
 from starlette.types import Send
 
 from xorca.api.adapters.hub import Change, Subscriber
+from xorca.api.core.errors import ApiProblem
 from xorca.api.core.sse import json_frame, retry_frame
 from xorca.api.core.view import View, parse_types
-from xorca.api.http import ApiError
 from xorca.api.routes.objects import FieldsParam, FilterParam, fields_of, filter_of
 from xorca.api.state import ApiDep, ApiState, CallerDep
 from xorca.store import ObjectRow
@@ -96,12 +96,12 @@ async def events(
 ) -> EventStream:
     if last_event_id is not None:
         if not last_event_id.strip().isdigit():
-            raise ApiError(400, f"Last-Event-ID {last_event_id!r} is not a revision")
+            raise ApiProblem(400, f"Last-Event-ID {last_event_id!r} is not a revision")
         since = int(last_event_id)
     try:
         wanted = parse_types(types)
     except ValueError as e:
-        raise ApiError(400, f"types: {e}") from e
+        raise ApiProblem(400, f"types: {e}") from e
     view = View(caller, wanted, filter_of(filter), fields_of(fields))
     subscriber = api.hub.subscribe(api.settings.sse_queue)
     try:

@@ -18,10 +18,10 @@ from fastapi import APIRouter, Path, Query
 from starlette.responses import Response, StreamingResponse
 
 from xorca.api.core.acl import Principal, can
-from xorca.api.core.fields import Fields, FieldsError, parse_fields
+from xorca.api.core.errors import ApiProblem
+from xorca.api.core.fields import Fields, parse_fields
 from xorca.api.core.query import Query as Filter
-from xorca.api.core.query import QueryError, parse_query
-from xorca.api.http import ApiError
+from xorca.api.core.query import parse_query
 from xorca.api.state import ApiDep, CallerDep
 from xorca.contracts.deltas import OBJECT_TYPES, collection_type
 from xorca.store import ObjectRow, StoreReader
@@ -54,24 +54,20 @@ FieldsParam = Annotated[
 def type_of(collection: str) -> str:
     type_ = collection_type(collection)
     if type_ is None:
-        raise ApiError(404, f"no collection {collection!r} (collections: {', '.join(COLLECTIONS)})")
+        raise ApiProblem(
+            404, f"no collection {collection!r} (collections: {', '.join(COLLECTIONS)})"
+        )
     return type_
 
 
 def filter_of(text: str | None) -> Filter:
-    try:
-        return parse_query(text or "")
-    except QueryError as e:
-        raise ApiError(
-            400, f"filter: {e}", code="XORCA_BAD_FILTER", params=[str(e.position)]
-        ) from e
+    """The ``filter`` parameter read (absent: everything); a `QueryError` is the answer."""
+    return parse_query(text or "")
 
 
 def fields_of(text: str | None) -> Fields:
-    try:
-        return parse_fields(text or "")
-    except FieldsError as e:
-        raise ApiError(400, f"fields: {e}", code="XORCA_BAD_FIELDS") from e
+    """The ``fields`` parameter read (absent: all); a `FieldsError` is the answer."""
+    return parse_fields(text or "")
 
 
 def item(row: ObjectRow, fields: Fields) -> dict[str, Any]:
@@ -129,7 +125,7 @@ async def list_objects(
     query, selected = filter_of(filter), fields_of(fields)
     settings = api.settings
     if limit is not None and limit > settings.page_max:
-        raise ApiError(400, f"limit: at most {settings.page_max}")
+        raise ApiProblem(400, f"limit: at most {settings.page_max}")
     if ndjson:
         return StreamingResponse(
             _ndjson(api, caller, type_, query, selected, cursor, pool, limit),
@@ -196,7 +192,7 @@ async def get_object(
         row = await reader.get(type_, id)
         revision = reader.revision
     if row is None or row.deleted or row.data is None or not can(caller, "read", row.data):
-        raise ApiError(404, f"no {type_} {id!r}")
+        raise ApiProblem(404, f"no {type_} {id!r}")
     return Response(
         orjson.dumps(item(row, selected)),
         media_type="application/json",

@@ -13,8 +13,8 @@ from fastapi import APIRouter, Path, Query
 from starlette.responses import Response
 
 from xorca.api.core.acl import can
+from xorca.api.core.errors import ApiProblem
 from xorca.api.core.problems import problem_for
-from xorca.api.http import ApiError
 from xorca.api.routes.objects import FieldsParam, fields_of, item
 from xorca.api.state import ApiDep, CallerDep
 
@@ -49,7 +49,7 @@ async def get_task(
         row = await reader.get("task", id)
         revision = reader.revision
     if row is None or row.data is None or not can(caller, "read", row.data):
-        raise ApiError(404, f"no task {id!r}")
+        raise ApiProblem(404, f"no task {id!r}")
     body = item(row, selected)
     failure = row.data.get("error_info")
     if row.data.get("status") == "failure" and isinstance(failure, list) and failure:

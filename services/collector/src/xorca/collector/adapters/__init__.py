@@ -1,1 +1,2 @@
-"""The collector's I/O: NATS and JetStream, XAPI, HTTP. Each module hides one library."""
+"""The collector's I/O: JetStream, heartbeats on core NATS, XAPI, Prometheus. Each module hides
+one library."""

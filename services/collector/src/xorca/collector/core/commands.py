@@ -23,6 +23,7 @@ from pydantic import JsonValue
 
 from xorca.contracts.audit import AuditOutcome, CommandAudited
 from xorca.contracts.base import ErrorBody
+from xorca.contracts.codes import UNKNOWN_ERROR
 from xorca.contracts.commands import (
     MALFORMED_COMMAND,
     POOL_NOT_MANAGED,
@@ -141,7 +142,7 @@ def accepted(
 
 def rejected_by_xapi(checked: Checked, error: XapiError) -> Outcome:
     """XAPI refused the call (or could not be reached): its code, or the client's ``XORCA_*``."""
-    body = ErrorBody(code=error.code or "XORCA_ERROR", params=[str(p) for p in error.params])
+    body = ErrorBody(code=error.code or UNKNOWN_ERROR, params=[str(p) for p in error.params])
     reply = CommandFailed(request_id=checked.command.request_id, error=body)
     return Outcome(reply, checked.command, "failed")
 

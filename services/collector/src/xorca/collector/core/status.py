@@ -27,6 +27,12 @@ from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from xorca.contracts.base import ErrorBody
+from xorca.contracts.codes import (
+    COLLECTOR_STOPPED,
+    REGISTRY_ENTRY_INVALID,
+    RESYNCING,
+    UNKNOWN_ERROR,
+)
 from xorca.contracts.status import PoolState, PoolStatusChanged
 from xorca.xapi.errors import XapiError
 from xorca.xapi.watcher import State, Status
@@ -42,9 +48,7 @@ __all__ = [
     "view_of",
 ]
 
-RESYNCING = "XORCA_RESYNCING"
-COLLECTOR_STOPPED = "XORCA_COLLECTOR_STOPPED"
-ENTRY_INVALID = "XORCA_REGISTRY_ENTRY_INVALID"
+ENTRY_INVALID = REGISTRY_ENTRY_INVALID  # the name the runner knows it by
 
 _STATES: dict[State, PoolState] = {
     State.CONNECTING: "connecting",
@@ -77,7 +81,7 @@ class PoolView:
 
 def error_body(error: XapiError) -> ErrorBody:
     """An XAPI failure as the contract carries it (code and string params)."""
-    return ErrorBody(code=error.code or "XORCA_ERROR", params=[str(p) for p in error.params])
+    return ErrorBody(code=error.code or UNKNOWN_ERROR, params=[str(p) for p in error.params])
 
 
 def master_address(url: str) -> str | None:

@@ -29,18 +29,20 @@ xorca_collector_lease_changes_total{what} counter    leases acquired, released, 
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import Counter, Gauge, Histogram
+
+from xorca.runtime.metrics import ServiceMetrics
 
 __all__ = ["Metrics"]
 
 _LAG_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 
 
-class Metrics:
+class Metrics(ServiceMetrics):
     """Every metric of one collector replica."""
 
     def __init__(self) -> None:
-        self.registry = CollectorRegistry(auto_describe=True)
+        super().__init__()
         r = self.registry
         self.pools_owned = Gauge("xorca_collector_pools_owned", "Leases held", registry=r)
         self.pools = Gauge(
@@ -79,12 +81,3 @@ class Metrics:
         self.lease_changes = Counter(
             "xorca_collector_lease_changes", "Lease events", ["what"], registry=r
         )
-
-    def exposition(self) -> bytes:
-        """The text format a Prometheus scrape gets."""
-        return generate_latest(self.registry)
-
-    def value(self, name: str, **labels: str) -> float:
-        """A sample's current value (0 when absent), for tests and the benchmark."""
-        found = self.registry.get_sample_value(name, labels or None)
-        return found or 0.0

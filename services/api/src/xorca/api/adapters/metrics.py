@@ -23,16 +23,18 @@ xorca_api_commands_total{outcome}           counter    actions sent: accepted, f
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import Counter, Gauge, Histogram
+
+from xorca.runtime.metrics import ServiceMetrics
 
 __all__ = ["Metrics"]
 
 _SECONDS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 
 
-class Metrics:
+class Metrics(ServiceMetrics):
     def __init__(self) -> None:
-        self.registry = CollectorRegistry(auto_describe=True)
+        super().__init__()
         r = self.registry
         self.requests = Counter(
             "xorca_api_requests", "HTTP requests", ["method", "route", "status"], registry=r
@@ -47,9 +49,3 @@ class Metrics:
         self.hub_lag = Gauge("xorca_api_hub_lag", "Store revision - live view's", registry=r)
         self.hub_resyncs = Counter("xorca_api_hub_resyncs", "Deltas lost, reread", registry=r)
         self.commands = Counter("xorca_api_commands", "Actions sent", ["outcome"], registry=r)
-
-    def exposition(self) -> bytes:
-        return generate_latest(self.registry)
-
-    def value(self, name: str, **labels: str) -> float:
-        return self.registry.get_sample_value(name, labels or None) or 0.0

@@ -23,7 +23,9 @@ xorca_projection_failures_total{what}         counter    store or nats failures 
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import Counter, Gauge, Histogram
+
+from xorca.runtime.metrics import ServiceMetrics
 
 __all__ = ["Metrics"]
 
@@ -31,11 +33,11 @@ _SECONDS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 
 _SIZES = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000)
 
 
-class Metrics:
+class Metrics(ServiceMetrics):
     """Every metric of one projection."""
 
     def __init__(self) -> None:
-        self.registry = CollectorRegistry(auto_describe=True)
+        super().__init__()
         r = self.registry
         self.position = Gauge("xorca_projection_position", "Stream sequence covered", registry=r)
         self.lag_messages = Gauge(
@@ -65,11 +67,3 @@ class Metrics:
         self.failures = Counter(
             "xorca_projection_failures", "Store or NATS failures", ["what"], registry=r
         )
-
-    def exposition(self) -> bytes:
-        return generate_latest(self.registry)
-
-    def value(self, name: str, **labels: str) -> float:
-        """A sample's current value (0 when absent), for tests and benchmarks."""
-        found = self.registry.get_sample_value(name, labels or None)
-        return found or 0.0

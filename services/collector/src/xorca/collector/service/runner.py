@@ -29,6 +29,7 @@ from typing import Protocol
 
 from xorca.bus.connection import NATS_ERRORS
 from xorca.collector.adapters.log import JetStreamLog
+from xorca.collector.adapters.metrics import Metrics
 from xorca.collector.adapters.xapi import PoolLink, XapiLinks
 from xorca.collector.core.publish import LogIndex, Stored
 from xorca.collector.core.status import (
@@ -40,21 +41,25 @@ from xorca.collector.core.status import (
     message,
     view_of,
 )
-from xorca.collector.metrics import Metrics
-from xorca.collector.publisher import PoolPublisher
+from xorca.collector.service.publisher import PoolPublisher
 from xorca.contracts.base import ErrorBody
 from xorca.contracts.errors import RegistryEntryInvalid
 from xorca.contracts.registry import PoolEntry
 from xorca.contracts.status import PoolState, encode_status
 from xorca.runtime.aio import cancel_and_wait, gc_paused, wait_event
+from xorca.runtime.backoff import Backoff
 from xorca.xapi.errors import AuthenticationFailed, TransportError, XapiError
 from xorca.xapi.watcher import Batch, PoolWatcher, State
 
-__all__ = ["PoolRunner", "Routes"]
+__all__ = ["POOL_RETRY", "PoolRunner", "Routes"]
 
 log = logging.getLogger(__name__)
 
 DUPLICATE_POOL = "XORCA_POOL_REGISTERED_TWICE"
+#: pauses between attempts to reach a failing pool (bootstrap's: ``XORCA_RETRY_PAUSE``)
+POOL_RETRY = Backoff(0.5, 30.0)
+#: pauses between attempts to read the log back while NATS fails
+_LOG_RETRY = Backoff(0.2, 5.0)
 
 
 class Routes(Protocol):
@@ -82,7 +87,7 @@ class PoolRunner:
         tombstone_ttl: float | None,
         duplicate_window: float,
         may_publish: Callable[[], bool] = lambda: True,
-        retry_pause: tuple[float, float] = (0.5, 30.0),
+        retry: Backoff = POOL_RETRY,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.entry = entry
@@ -94,7 +99,7 @@ class PoolRunner:
         self.metrics = metrics
         self.tombstone_ttl = tombstone_ttl
         self.duplicate_window = duplicate_window
-        self.retry_pause = retry_pause
+        self.retry = retry
         self.clock = clock
         self.publisher = PoolPublisher(log_, metrics=metrics, may_publish=may_publish, clock=clock)
         self.pool_uuid: str | None = None
@@ -160,7 +165,7 @@ class PoolRunner:
 
     async def _connect(self, link: PoolLink) -> str | None:
         """The pool's uuid, retrying with backoff; None if stopped or refused for good."""
-        failures = 0
+        pauses = self.retry.pauses()
         while not self._stop.is_set():
             try:
                 return await link.pool_uuid()
@@ -168,11 +173,9 @@ class PoolRunner:
                 self._fatal = e
                 return None
             except XapiError as e:
-                failures += 1
                 state: PoolState = "disconnected" if isinstance(e, TransportError) else "degraded"
                 await self._report(self._view(state, error_body(e)))
-                first, longest = self.retry_pause
-                await self._sleep(min(first * 2 ** (failures - 1), longest))
+                await self._sleep(next(pauses))
         return None
 
     async def _serve(self, link: PoolLink, pool: str) -> None:
@@ -235,16 +238,15 @@ class PoolRunner:
     async def _read_log(self, pool: str) -> dict[str, Stored] | None:
         """The newest message of each of the pool's subjects, retrying while NATS fails; None
         if stopped meanwhile."""
-        failures = 0
+        pauses = _LOG_RETRY.pauses()
         while not self._stop.is_set():
             try:
                 with gc_paused():
                     return await self.log.read_last(pool)
             except NATS_ERRORS as e:
-                failures += 1
                 log.warning("pool %s: cannot read the log back (%r), retrying", pool, e)
-                await self._sleep(min(0.1 * 2**failures, 5.0))
-                await self.log.bus.wait_connected(5.0)
+                await self._sleep(next(pauses))
+                await self.log.bus.wait_connected(_LOG_RETRY.longest)
         return None
 
     async def _follow_statuses(self, watcher: PoolWatcher, link: PoolLink) -> None:

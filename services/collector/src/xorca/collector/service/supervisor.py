@@ -31,6 +31,7 @@ from typing import Any
 from xorca.bus.connection import NATS_ERRORS, NatsBus
 from xorca.bus.leases import Lease, Leases
 from xorca.bus.registry import Registry
+from xorca.collector.adapters.metrics import Metrics
 from xorca.collector.adapters.presence import Presence
 from xorca.collector.core.leases import (
     fair_share,
@@ -39,12 +40,12 @@ from xorca.collector.core.leases import (
     should_take,
     to_shed,
 )
-from xorca.collector.metrics import Metrics
-from xorca.collector.publisher import Fenced
-from xorca.collector.runner import PoolRunner
+from xorca.collector.service.publisher import Fenced
+from xorca.collector.service.runner import PoolRunner
 from xorca.contracts.errors import LeaseLost, RegistryEntryInvalid
 from xorca.contracts.registry import PoolEntry
 from xorca.runtime.aio import cancel_and_wait, wait_event
+from xorca.runtime.backoff import Backoff
 
 __all__ = ["Held", "RunnerFactory", "Supervisor"]
 
@@ -53,6 +54,9 @@ log = logging.getLogger(__name__)
 Entry = PoolEntry | RegistryEntryInvalid
 #: makes the runner of an entry, given the function that says whether it may still publish
 RunnerFactory = Callable[[Entry, Callable[[], bool]], PoolRunner]
+#: pauses before following the registry again: 0.1 s after a reconnection, 0.2 s doubling up to
+#: 5 s after consecutive failures
+_WATCH_RETRY = Backoff(0.1, 5.0)
 
 
 @dataclass
@@ -282,8 +286,9 @@ class Supervisor:
                 unsubscribe()
                 for task in (follow, waiting):
                     await cancel_and_wait(task)
+            # after a reconnection, start over at once; after a failure, back off
             failures = failures + 1 if not restarted.is_set() else 0
-            await asyncio.sleep(min(0.1 * 2**failures, 5.0))
+            await asyncio.sleep(_WATCH_RETRY.delay(failures + 1))
 
     async def _follow_registry(self) -> None:
         seen: set[str] = set()

@@ -1,4 +1,5 @@
-"""`Collector`: one replica, assembled from its parts (bootstrap.py builds the real ones).
+"""`Collector`: one replica, assembled from its parts (bootstrap.py builds the real ones), as
+`xorca.runtime.serve.serve` runs it.
 
     supervisor ── registry watch, leases, heartbeats ──▶ PoolRunner per held lease
     commands   ── xorca.v1.cmd.* (queue group), forwarding to the owner
@@ -18,13 +19,14 @@ from xorca.bus.connection import NatsBus
 from xorca.bus.leases import Leases
 from xorca.bus.registry import Registry
 from xorca.collector.adapters.log import JetStreamLog
+from xorca.collector.adapters.metrics import Metrics
 from xorca.collector.adapters.presence import Presence
 from xorca.collector.adapters.xapi import XapiLinks
-from xorca.collector.commands import CommandService
-from xorca.collector.metrics import Metrics
-from xorca.collector.runner import PoolRunner
+from xorca.collector.service.commands import CommandService
+from xorca.collector.service.runner import POOL_RETRY, PoolRunner
+from xorca.collector.service.supervisor import Entry, Supervisor
 from xorca.collector.settings import CollectorSettings
-from xorca.collector.supervisor import Entry, Supervisor
+from xorca.runtime.backoff import Backoff
 from xorca.runtime.http import HttpServer
 
 __all__ = ["Collector"]
@@ -42,7 +44,7 @@ class Collector:
         leases: Leases,
         links: XapiLinks,
         metrics: Metrics | None = None,
-        retry_pause: tuple[float, float] = (0.5, 30.0),
+        retry: Backoff = POOL_RETRY,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
@@ -50,7 +52,7 @@ class Collector:
         self.bus = bus
         self.links = links
         self.metrics = metrics or Metrics()
-        self.retry_pause = retry_pause
+        self.retry = retry
         self.clock = clock
         #: the health and metrics endpoint, when bootstrap opened one
         self.http: HttpServer | None = None
@@ -94,7 +96,7 @@ class Collector:
             tombstone_ttl=self.settings.tombstone_ttl or None,
             duplicate_window=self.settings.duplicate_window,
             may_publish=may_publish,
-            retry_pause=self.retry_pause,
+            retry=self.retry,
             clock=self.clock,
         )
 

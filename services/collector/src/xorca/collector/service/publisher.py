@@ -22,17 +22,18 @@ from nats.js.api import PubAck
 
 from xorca.bus.connection import NATS_ERRORS
 from xorca.collector.adapters.log import JetStreamLog
+from xorca.collector.adapters.metrics import Metrics
 from xorca.collector.core.publish import LogIndex, Planned, Unpublishable
-from xorca.collector.metrics import Metrics
 from xorca.contracts.base import OutgoingMessage
+from xorca.runtime.backoff import Backoff
 from xorca.xapi.watcher import Change
 
 __all__ = ["Fenced", "PoolPublisher"]
 
 log = logging.getLogger(__name__)
 
-#: pauses between attempts while NATS fails (doubling up to the last)
-_FIRST_PAUSE, _LONGEST_PAUSE = 0.05, 2.0
+#: pauses between attempts while NATS fails
+_RETRY = Backoff(0.05, 2.0)
 
 
 class Fenced(Exception):
@@ -124,8 +125,8 @@ class PoolPublisher:
 
     async def _pause(self, failures: int) -> None:
         """Back off, and wait for the connection if it is down (bounded, then retry anyway)."""
-        await asyncio.sleep(min(_FIRST_PAUSE * 2 ** (failures - 1), _LONGEST_PAUSE))
-        await self.log.bus.wait_connected(timeout=_LONGEST_PAUSE)
+        await asyncio.sleep(_RETRY.delay(failures))
+        await self.log.bus.wait_connected(timeout=_RETRY.longest)
 
 
 class _Counter:

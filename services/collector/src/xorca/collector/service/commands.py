@@ -28,17 +28,19 @@ from pydantic import JsonValue
 
 from xorca.bus.connection import NATS_ERRORS, NatsBus
 from xorca.collector.adapters.log import JetStreamLog
+from xorca.collector.adapters.metrics import Metrics
 from xorca.collector.adapters.xapi import PoolLink
 from xorca.collector.core import commands as plan
-from xorca.collector.metrics import Metrics
 from xorca.contracts.audit import encode_audit
 from xorca.contracts.base import OutgoingMessage
+from xorca.contracts.codes import TIMEOUT
 from xorca.contracts.errors import InvalidSubject
 from xorca.contracts.subjects import CMD, check_token, parse_command_subject
+from xorca.runtime.backoff import Backoff
 from xorca.xapi.errors import XapiError
 
 if TYPE_CHECKING:
-    from xorca.collector.runner import PoolRunner
+    from xorca.collector.service.runner import PoolRunner
 
 __all__ = ["QUEUE", "CommandService", "internal_subject"]
 
@@ -52,6 +54,8 @@ INTERNAL = "_XORCA.collector.cmd"
 _CONCURRENCY = 64
 #: longest wait for a started task's uuid (the reply waits for it, the task does not)
 _TASK_UUID_TIMEOUT = 5.0
+#: pauses between attempts to publish an audit record
+_AUDIT_RETRY = Backoff(0.05, 1.0)
 
 
 def internal_subject(pool: str) -> str:
@@ -176,7 +180,7 @@ class CommandService:
             return
         except NATS_ERRORS as e:
             # the owner may still run it and audit it: only the wait is reported here
-            error = XapiError("XORCA_TIMEOUT", [checked.command.method, f"no answer: {e!r}"])
+            error = XapiError(TIMEOUT, [checked.command.method, f"no answer: {e!r}"])
             outcome = plan.rejected_by_xapi(checked, error)
             self.metrics.commands.labels("failed").inc()
             await self._reply(msg, outcome.reply.to_json())
@@ -222,8 +226,7 @@ class CommandService:
     async def _audit(self, audit: OutgoingMessage) -> None:
         """Publish an audit record, retrying for as long as a command may take."""
         deadline = self.clock() + self.timeout
-        pause = 0.05
-        while True:
+        for pause in _AUDIT_RETRY.pauses():
             try:
                 await self.log.publish(audit)
                 return
@@ -232,7 +235,6 @@ class CommandService:
                     log.error("audit record %s not published: %r", audit.headers, e)
                     return
                 await asyncio.sleep(pause)
-                pause = min(pause * 2, 1.0)
 
     async def _reply(self, msg: Msg, body: bytes) -> None:
         if not msg.reply:
